@@ -1,0 +1,57 @@
+//! The `hotloop` command line: `inspect`, `simulate` and `package` work offline on a plugin
+//! file.
+
+mod inspect;
+mod package;
+mod simulate;
+mod support;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Kubernetes operator host whose reconcile logic lives in WebAssembly components.
+#[derive(Debug, Parser)]
+#[command(name = "hotloop", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Shows what a plugin declares: kind, states, transitions, digest.
+    Inspect(inspect::Args),
+    /// Runs one reconcile (or finalize) of an object offline, exactly as the operator would.
+    Simulate(simulate::Args),
+    /// Prints a ConfigMap that installs a plugin, ready for `kubectl apply -f -`.
+    Package(package::Args),
+}
+
+/// How results are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub(crate) enum Output {
+    /// Readable text.
+    #[default]
+    Text,
+    /// One JSON object.
+    Json,
+}
+
+/// Runs the command line and turns any error into one line on standard error.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    support::init_logging();
+    let outcome = match cli.command {
+        Command::Inspect(args) => inspect::run(&args),
+        Command::Simulate(args) => simulate::run(&args),
+        Command::Package(args) => package::run(&args),
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

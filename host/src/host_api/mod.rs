@@ -1,0 +1,14 @@
+//! The functions a plugin imports, with the checks that keep each plugin to what its manifest
+//! declares.
+//!
+//! [`Checked`] enforces the capability rules once for every backend: the cluster (the
+//! operator) and the fixtures of `hotloop simulate`. A denied call returns a typed error to
+//! the plugin and reaches no backend.
+
+mod capabilities;
+mod fixtures;
+mod parent;
+
+pub use capabilities::{Backend, Checked};
+pub use fixtures::{FixtureError, Fixtures, Recorded, Recording};
+pub use parent::{Parent, ParentError};

@@ -1,0 +1,49 @@
+//! Shared by the host's integration tests: the test plugins, built once per test binary.
+
+#![allow(dead_code)] // each test binary uses a different part
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::OnceLock;
+
+/// The example and test plugins, all built by one cargo call.
+const PLUGINS: [&str; 3] = ["static-site", "misbehave", "bad-manifest"];
+
+/// The cargo target directory this test binary was built in.
+fn target_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    // <target>/<profile>/deps/<test binary>
+    exe.ancestors().nth(3).expect("test binary inside a cargo target directory").to_path_buf()
+}
+
+/// Builds the plugin components (once per test binary; cargo skips it when they are fresh)
+/// and returns the path of `name`'s component.
+pub fn plugin(name: &str) -> PathBuf {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    let dir = BUILT.get_or_init(|| {
+        let target = target_dir();
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut command = Command::new(cargo);
+        command
+            .args(["build", "--quiet", "--profile", "plugin", "--target", "wasm32-wasip2"])
+            .arg("--target-dir")
+            .arg(&target)
+            .current_dir(env!("CARGO_MANIFEST_DIR"));
+        for plugin in PLUGINS {
+            command.args(["-p", plugin]);
+        }
+        let status = command.status().expect("cargo runs");
+        assert!(
+            status.success(),
+            "building the test plugins failed; run `rustup target add wasm32-wasip2` if the \
+             target is missing"
+        );
+        target.join("wasm32-wasip2").join("plugin")
+    });
+    dir.join(format!("{}.wasm", name.replace('-', "_")))
+}
+
+/// The bytes of a plugin component.
+pub fn plugin_bytes(name: &str) -> Vec<u8> {
+    std::fs::read(plugin(name)).expect("plugin component was built")
+}
