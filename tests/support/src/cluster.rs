@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use kube::Client;
 
-use crate::{ClusterOptions, Component, ControlPlane, Error, TestNamespace, crds, kubeconfig};
+use crate::{ClusterOptions, ControlPlane, Error, TestNamespace, crds, kubeconfig};
 
 /// Names the kubeconfig of an existing cluster to test against instead of a local control
 /// plane. Its current context is used. The plain `KUBECONFIG` is deliberately not used: it
@@ -94,11 +94,8 @@ impl Cluster {
         match self {
             Cluster::Local(plane) => {
                 plane.keep_logs();
-                report.push_str("; the control plane's logs are kept:");
-                for component in Component::ALL {
-                    let log = plane.log(component);
-                    report.push_str(&format!("\n  {component}: {}", log.display()));
-                }
+                report.push_str("; ");
+                report.push_str(&plane.log_report());
             }
             Cluster::External(external) => {
                 report.push_str(&format!(

@@ -165,6 +165,15 @@ impl ControlPlane {
         self.run_dir.clean_up();
     }
 
+    /// Says where each component's log is, on one line each.
+    pub(crate) fn log_report(&self) -> String {
+        let mut report = String::from("the control plane's logs are kept:");
+        for component in Component::ALL {
+            report.push_str(&format!("\n  {component}: {}", self.log(component).display()));
+        }
+        report
+    }
+
     fn announce(&self) {
         let line = format!(
             "hotloop-testenv: Kubernetes {} control plane ready in {:.1?} at {}\n  \
@@ -182,8 +191,11 @@ impl ControlPlane {
 
 impl Drop for ControlPlane {
     fn drop(&mut self) {
-        if std::thread::panicking() {
+        // A test namespace that saw the panic has reported already and kept the logs.
+        if std::thread::panicking() && !self.run_dir.keeps_logs() {
             self.keep_logs();
+            let report = format!("hotloop-testenv: a test failed; {}\n", self.log_report());
+            let _ = std::io::stderr().write_all(report.as_bytes());
         }
         self.stop();
     }

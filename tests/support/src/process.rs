@@ -165,6 +165,14 @@ pub(crate) fn spawn_from_lasting_thread(command: Command) -> io::Result<Child> {
     answer.recv().map_err(|_| io::Error::other("the process spawner thread is gone"))?
 }
 
+/// Whether a process with this id exists and has not exited (a zombie counts as exited).
+pub(crate) fn is_alive(pid: u32) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return false };
+    // The state follows the command name, which is in parentheses and may contain anything.
+    let state = stat.rsplit_once(')').and_then(|(_, rest)| rest.trim_start().chars().next());
+    !matches!(state, None | Some('Z' | 'X'))
+}
+
 /// The last `lines` lines of a log file, or a note saying why it could not be read.
 pub(crate) fn log_tail(path: &Path, lines: usize) -> String {
     let Ok(file) = File::open(path) else {
