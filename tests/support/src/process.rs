@@ -200,7 +200,27 @@ mod tests {
         let group = Pid::from_raw(i32::try_from(process.child.id()).expect("pid"));
         process.ensure_running().expect("sh is running");
         process.stop();
-        assert!(killpg(group, None).is_err(), "the process group still has members");
+        // The leader is reaped by `stop`; the background `sleep` dies as soon as the kernel
+        // delivers its SIGKILL, and then stays a zombie until some init process reaps it.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !live_members(group).is_empty() {
+            assert!(Instant::now() < deadline, "still running: {:?}", live_members(group));
+            thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// The processes of `group` that have not exited.
+    fn live_members(group: Pid) -> Vec<u32> {
+        let entries = std::fs::read_dir("/proc").expect("/proc");
+        let pids = entries.filter_map(|entry| entry.ok()?.file_name().to_str()?.parse().ok());
+        pids.filter(|&pid: &u32| is_alive(pid) && process_group(pid) == Some(group.as_raw()))
+            .collect()
+    }
+
+    fn process_group(pid: u32) -> Option<i32> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        // After "(comm)": state, ppid, pgrp.
+        stat.rsplit_once(')')?.1.split_whitespace().nth(2)?.parse().ok()
     }
 
     #[test]

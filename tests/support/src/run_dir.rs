@@ -1,6 +1,7 @@
 //! The working directory of one control plane: etcd's data, certificates, kubeconfig, logs.
 
 use std::fs;
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -36,9 +37,12 @@ impl RunDir {
             .tempdir_in(&temp)
             .map_err(|source| Error::Write { path: temp, source })?;
         let run_dir = RunDir { path: dir.keep(), keep_logs: AtomicBool::new(false) };
+        // Private: etcd's data and the keys are nobody else's business (and etcd checks).
+        let mut builder = fs::DirBuilder::new();
+        builder.mode(0o700);
         for sub in ["logs", "pki", "etcd", "apiserver-certs", "controller-manager-certs"] {
             let path = run_dir.path.join(sub);
-            fs::create_dir(&path).map_err(|source| Error::Write { path, source })?;
+            builder.create(&path).map_err(|source| Error::Write { path, source })?;
         }
         let owner = run_dir.path.join(OWNER_FILE);
         fs::write(&owner, std::process::id().to_string())
