@@ -19,7 +19,7 @@ use super::limits::Limits;
 use super::plugin::Plugin;
 
 /// How often the engine's epoch advances: the resolution of call deadlines.
-pub(super) const EPOCH_TICK: Duration = Duration::from_millis(1);
+pub(super) const EPOCH_TICK: Duration = Duration::from_millis(5);
 
 /// Settings of the shared engine.
 #[derive(Debug, Clone)]
