@@ -6,10 +6,12 @@
 //! | [`contract`] | the plugin contract as plain values, and the `Handler` and `HostCalls` traits |
 //! | [`controller`] | per-plugin controllers, and the decisions that turn results into status and Events |
 //! | [`host_api`] | the functions a plugin imports, checked against its manifest |
+//! | [`observe`] | Prometheus metrics, and the `/metrics`, `/healthz` and `/readyz` endpoints |
 //! | [`runtime`] | wasmtime: the engine, sandbox limits, artifact cache and calls; no Kubernetes |
 
 pub mod cli;
 pub mod contract;
 pub mod controller;
 pub mod host_api;
+pub mod observe;
 pub mod runtime;
