@@ -7,6 +7,7 @@
 //! | [`controller`] | per-plugin controllers, and the decisions that turn results into status and Events |
 //! | [`host_api`] | the functions a plugin imports, checked against its manifest |
 //! | [`observe`] | Prometheus metrics, and the `/metrics`, `/healthz` and `/readyz` endpoints |
+//! | [`plugins`] | plugin sources (ConfigMaps, a directory) and the registry of controllers |
 //! | [`runtime`] | wasmtime: the engine, sandbox limits, artifact cache and calls; no Kubernetes |
 
 pub mod cli;
@@ -14,4 +15,5 @@ pub mod contract;
 pub mod controller;
 pub mod host_api;
 pub mod observe;
+pub mod plugins;
 pub mod runtime;

@@ -3,6 +3,7 @@
 
 mod inspect;
 mod package;
+mod run;
 mod simulate;
 mod support;
 
@@ -14,6 +15,9 @@ use clap::{Parser, Subcommand, ValueEnum};
 #[derive(Debug, Parser)]
 #[command(name = "hotloop", version, about)]
 struct Cli {
+    /// Log format on standard error.
+    #[arg(long, global = true, value_enum, default_value_t)]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
 }
@@ -26,6 +30,16 @@ enum Command {
     Simulate(simulate::Args),
     /// Prints a ConfigMap that installs a plugin, ready for `kubectl apply -f -`.
     Package(package::Args),
+    /// Runs the operator: loads plugins and reconciles the kinds they declare.
+    Run(run::Args),
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub(crate) enum LogFormat {
+    #[default]
+    Text,
+    Json,
 }
 
 /// How results are printed.
@@ -41,11 +55,13 @@ pub(crate) enum Output {
 /// Runs the command line and turns any error into one line on standard error.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    support::init_logging();
+    let default_level = if matches!(cli.command, Command::Run(_)) { "info" } else { "warn" };
+    support::init_logging(default_level, cli.log_format);
     let outcome = match cli.command {
         Command::Inspect(args) => inspect::run(&args),
         Command::Simulate(args) => simulate::run(&args),
         Command::Package(args) => package::run(&args),
+        Command::Run(args) => run::run(&args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -3,17 +3,22 @@
 use std::path::Path;
 
 use anyhow::Context as _;
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 use crate::runtime::{Limits, Plugin, Runtime, RuntimeConfig};
 
-/// Logs go to standard error, filtered by `RUST_LOG` (default: warnings).
-pub(super) fn init_logging() {
+/// Logs go to standard error, filtered by `RUST_LOG` (default: `default_level`), as text or
+/// as one JSON object a line; either way a line about an object carries the reconcile span's
+/// fields (kind, object, state, plugin, digest, trigger).
+pub(super) fn init_logging(default_level: &str, format: super::LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _already_set =
-        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _already_set = match format {
+        super::LogFormat::Text => builder.try_init(),
+        super::LogFormat::Json => {
+            builder.json().with_current_span(true).with_span_list(false).try_init()
+        }
+    };
 }
 
 /// Reads a plugin file and loads it under `limits`.
@@ -28,8 +33,4 @@ pub(super) fn load_plugin(path: &Path, limits: Limits) -> anyhow::Result<(Plugin
     Ok((plugin, bytes.len()))
 }
 
-/// The current time as Kubernetes writes it: RFC 3339, UTC, whole seconds.
-pub(crate) fn now_rfc3339() -> String {
-    let now = OffsetDateTime::now_utc();
-    now.replace_nanosecond(0).unwrap_or(now).format(&Rfc3339).unwrap_or_default()
-}
+pub(crate) use crate::controller::now_rfc3339;

@@ -3,7 +3,7 @@
 //! | call | allowed for | scope |
 //! |---|---|---|
 //! | get, list | the reconciled kind, owned kinds and read kinds | any namespace (default: the object's) |
-//! | apply | owned kinds | the object's namespace; the host sets the owner reference |
+//! | apply | owned kinds | the object's namespace; the host sets the owner reference and the `hotloop.dev/plugin` label |
 //! | delete | owned kinds | the object's namespace; only children this object controls |
 //! | event, log | always | the reconciled object |
 
@@ -13,6 +13,10 @@ use serde_json::Value;
 
 use super::Parent;
 use crate::contract::{EventType, HostCalls, HostError, KindRef, LogLevel, Manifest, ObjectRef};
+
+/// The label every child carries: the name of the plugin that applied it. The operator
+/// watches owned kinds through it, so its cache holds only the plugins' children.
+pub const CHILD_LABEL: &str = "hotloop.dev/plugin";
 
 /// What a backend does once a call has passed the capability checks. Kinds arrive resolved
 /// to their declaration; namespaces are settled.
@@ -150,6 +154,11 @@ impl<B: Backend> Checked<B> {
         if let Some(namespace) = namespace {
             metadata.insert("namespace".into(), Value::String(namespace));
         }
+        let labels = metadata.entry("labels").or_insert_with(|| Value::Object(Default::default()));
+        let Some(labels) = labels.as_object_mut() else {
+            return Err(HostError::Invalid("metadata.labels is not an object".into()));
+        };
+        labels.insert(CHILD_LABEL.into(), Value::String(self.manifest.name.clone()));
         let mut owners: Vec<Value> = metadata
             .get("ownerReferences")
             .and_then(Value::as_array)

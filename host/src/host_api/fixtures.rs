@@ -73,21 +73,6 @@ fn name_of(object: &Value) -> &str {
     object["metadata"]["name"].as_str().unwrap_or_default()
 }
 
-/// Whether `labels` match a selector of `key=value`, `key!=value`, `key` and `!key` terms.
-fn selects(selector: &str, labels: &Value) -> bool {
-    selector.split(',').map(str::trim).filter(|term| !term.is_empty()).all(|term| {
-        if let Some((key, value)) = term.split_once("!=") {
-            labels[key.trim()] != value.trim()
-        } else if let Some((key, value)) = term.split_once('=') {
-            labels[key.trim().trim_end_matches('=')] == value.trim().trim_start_matches('=')
-        } else if let Some(key) = term.strip_prefix('!') {
-            labels.get(key.trim()).is_none()
-        } else {
-            labels.get(term).is_some()
-        }
-    })
-}
-
 impl Fixtures {
     /// A cluster holding `objects`.
     pub fn new(objects: Vec<Value>) -> Self {
@@ -174,7 +159,10 @@ impl Backend for Fixtures {
         let objects = lock(&self.objects);
         Ok(objects
             .iter()
-            .filter(|o| is(o, kind, namespace) && selects(selector, &o["metadata"]["labels"]))
+            .filter(|o| {
+                is(o, kind, namespace)
+                    && super::selector::matches(selector, &o["metadata"]["labels"])
+            })
             .cloned()
             .collect())
     }
@@ -290,22 +278,5 @@ impl<H: HostCalls> HostCalls for Recorder<H> {
     fn log(&mut self, level: LogLevel, message: &str, fields: &[(String, String)]) {
         self.inner.log(level, message, fields);
         self.record("log", message.to_owned(), "written".into());
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn selectors_match_equality_inequality_and_existence() {
-        let labels = json!({"app": "web", "tier": "front"});
-        assert!(selects("", &labels));
-        assert!(selects("app=web", &labels));
-        assert!(selects("app==web,tier", &labels));
-        assert!(!selects("app!=web", &labels));
-        assert!(selects("!missing", &labels));
-        assert!(!selects("app=db", &labels));
     }
 }

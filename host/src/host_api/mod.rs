@@ -6,9 +6,12 @@
 //! the plugin and reaches no backend.
 
 mod capabilities;
+mod cluster;
 mod fixtures;
 mod parent;
+mod selector;
 
-pub use capabilities::{Backend, Checked};
+pub use capabilities::{Backend, CHILD_LABEL, Checked};
+pub use cluster::{Caches, ClusterBackend, LogContext};
 pub use fixtures::{FixtureError, Fixtures, Recorded, Recording};
 pub use parent::{Parent, ParentError};

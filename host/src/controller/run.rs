@@ -1,0 +1,188 @@
+//! Starting and stopping the controller of one plugin.
+//!
+//! The controller watches the kind the plugin reconciles, the kinds it owns (only objects
+//! labelled as its children, mapped back to their owner) and the kinds it reads (cached for
+//! its `get` and `list` calls). Kinds are found through API discovery: none is compiled in.
+//! `managedFields` are dropped from every cached object: plugins do not need them and they
+//! are often the larger half of an object.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use futures::StreamExt;
+use kube::api::{Api, DynamicObject};
+use kube::core::{ApiResource, GroupVersionKind};
+use kube::runtime::controller::{Action, Config, Controller};
+use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::reflector::store::Writer;
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Client, ResourceExt};
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+
+use super::backoff::Backoff;
+use super::reconcile::{ReconcileError, reconcile};
+use super::shared::{Serving, Settings, Shared};
+use crate::contract::KindRef;
+use crate::host_api::{CHILD_LABEL, Caches};
+
+/// Why a controller could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("kind {kind} is not served by the API server; install its CustomResourceDefinition")]
+    KindNotInstalled {
+        kind: String,
+        #[source]
+        source: kube::Error,
+    },
+}
+
+/// A running controller. Dropping it does not stop it: call [`ControllerHandle::stop`].
+pub struct ControllerHandle {
+    shared: Arc<Shared>,
+    reload: mpsc::Sender<()>,
+    shutdown: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+impl std::fmt::Debug for ControllerHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ControllerHandle")
+            .field("serving", &self.shared.serving.load().identity)
+            .finish_non_exhaustive()
+    }
+}
+
+async fn resolve(client: &Client, kind: &KindRef) -> Result<ApiResource, StartError> {
+    let gvk = GroupVersionKind::gvk(&kind.group, &kind.version, &kind.kind);
+    kube::discovery::pinned_kind(client, &gvk)
+        .await
+        .map(|(resource, _)| resource)
+        .map_err(|source| StartError::KindNotInstalled { kind: kind.to_string(), source })
+}
+
+fn strip_managed_fields(object: &mut DynamicObject) {
+    object.managed_fields_mut().clear();
+}
+
+impl ControllerHandle {
+    /// Resolves the plugin's kinds and starts reconciling.
+    ///
+    /// # Errors
+    /// When a declared kind is not served by the API server.
+    pub async fn start(
+        client: Client,
+        serving: Serving,
+        settings: Settings,
+        reporter: Reporter,
+    ) -> Result<Self, StartError> {
+        let manifest = serving.manifest.clone();
+        let resource = resolve(&client, &manifest.reconciles).await?;
+        let main_api: Api<DynamicObject> = Api::all_with(client.clone(), &resource);
+        let mut controller =
+            Controller::new_with(main_api, watcher::Config::default(), resource.clone())
+                .with_config(Config::default().concurrency(settings.concurrency));
+        let mut caches = vec![(manifest.reconciles.clone(), resource.clone(), controller.store())];
+        let children =
+            watcher::Config::default().labels(&format!("{CHILD_LABEL}={}", manifest.name));
+        for kind in &manifest.owns {
+            let owned = resolve(&client, kind).await?;
+            let writer = Writer::new(owned.clone());
+            caches.push((kind.clone(), owned.clone(), writer.as_reader()));
+            let api: Api<DynamicObject> = Api::all_with(client.clone(), &owned);
+            let stream = watcher(api, children.clone())
+                .default_backoff()
+                .modify(strip_managed_fields)
+                .reflect(writer)
+                .touched_objects();
+            controller = controller.owns_stream_with(stream, owned);
+        }
+        for kind in manifest.reads.iter().filter(|k| !manifest.owns.contains(k)) {
+            let read = resolve(&client, kind).await?;
+            let writer = Writer::new(read.clone());
+            caches.push((kind.clone(), read.clone(), writer.as_reader()));
+            let api: Api<DynamicObject> = Api::all_with(client.clone(), &read);
+            let stream = watcher(api, watcher::Config::default())
+                .default_backoff()
+                .modify(strip_managed_fields)
+                .reflect(writer);
+            tokio::spawn(stream.for_each(|_| futures::future::ready(())));
+        }
+        let (reload, reload_requests) = mpsc::channel::<()>(1);
+        let (shutdown, mut shutdown_requested) = watch::channel(false);
+        let shared = Arc::new(Shared {
+            recorder: Recorder::new(client.clone(), reporter),
+            client,
+            resource,
+            serving: ArcSwap::from_pointee(serving),
+            caches: Caches::new(caches),
+            backoff: Backoff::new(settings.backoff_base, settings.backoff_cap),
+            settings,
+        });
+        let stopping = async move {
+            let _changed = shutdown_requested.wait_for(|stop| *stop).await;
+        };
+        let running = controller
+            .reconcile_all_on(tokio_stream_from(reload_requests))
+            .graceful_shutdown_on(stopping)
+            .run(reconcile, error_policy, shared.clone())
+            .for_each(|outcome| async move {
+                if let Err(error) = outcome {
+                    tracing::debug!(%error, "controller event");
+                }
+            });
+        let task = tokio::spawn(running);
+        tracing::info!(plugin = %manifest.name, kind = %manifest.reconciles, "controller started");
+        Ok(ControllerHandle { shared, reload, shutdown, task })
+    }
+
+    /// The plugin version serving now.
+    pub fn serving(&self) -> Arc<Serving> {
+        self.shared.serving.load_full()
+    }
+
+    /// Swaps in another version of the plugin and queues every object again. Reconciles in
+    /// flight finish on the version they started with.
+    pub fn swap(&self, serving: Serving) {
+        self.shared.serving.store(Arc::new(serving));
+        let _queued_already = self.reload.try_send(());
+    }
+
+    /// Stops taking work and waits up to `grace` for reconciles in flight to finish.
+    pub async fn stop(self, grace: Duration) {
+        let _ = self.shutdown.send(true);
+        let mut task = self.task;
+        if tokio::time::timeout(grace, &mut task).await.is_err() {
+            tracing::warn!(
+                ?grace,
+                "reconciles still running after the grace period; stopping them"
+            );
+            task.abort();
+        }
+    }
+}
+
+fn tokio_stream_from(mut receiver: mpsc::Receiver<()>) -> impl futures::Stream<Item = ()> {
+    futures::stream::poll_fn(move |cx| receiver.poll_recv(cx))
+}
+
+fn error_policy(object: Arc<DynamicObject>, error: &ReconcileError, shared: Arc<Shared>) -> Action {
+    let key = match object.namespace() {
+        Some(namespace) => format!("{namespace}/{}", object.name_any()),
+        None => object.name_any(),
+    };
+    let delay = shared.backoff.failed(&key);
+    let serving = shared.serving.load();
+    tracing::warn!(
+        kind = %serving.manifest.reconciles.kind,
+        object = %key,
+        plugin = %serving.manifest.name,
+        digest = %serving.identity.digest,
+        error = %error,
+        cause = ?std::error::Error::source(error).map(ToString::to_string),
+        ?delay,
+        "reconcile failed; retrying"
+    );
+    Action::requeue(delay)
+}

@@ -1,0 +1,258 @@
+//! The registry: one controller per plugin, started, swapped and stopped as plugin versions
+//! come and go.
+//!
+//! # Guarantees
+//! A version is compiled off the async runtime and its manifest validated before it serves
+//! anything; a version that fails either is rejected (log, Warning Event on its ConfigMap)
+//! and the version already serving keeps serving. The same bytes again change nothing.
+//! A plugin whose kind is not installed is reported and retried every `kind_retry`, while
+//! the other plugins run on.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::ObjectReference;
+use kube::Client;
+use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use tokio::sync::{Mutex, mpsc};
+
+use super::limits;
+use super::sources::{Candidate, Origin};
+use crate::controller::{ControllerHandle, Serving, Settings, StartError};
+use crate::runtime::{Runtime, digest_of};
+
+/// What happened to an offered plugin version; for logs, metrics and tests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RegistryEvent {
+    Started { plugin: String, digest: String },
+    Swapped { plugin: String, from: String, to: String },
+    Rejected { origin: String, reason: String },
+    KindMissing { plugin: String, kind: String },
+}
+
+struct Entry {
+    handle: ControllerHandle,
+    origin: Origin,
+}
+
+/// Keeps one controller per plugin name.
+pub struct Registry {
+    runtime: Runtime,
+    client: Client,
+    settings: Settings,
+    reporter: Reporter,
+    recorder: Recorder,
+    kind_retry: Duration,
+    controllers: Mutex<HashMap<String, Entry>>,
+    notify: Option<mpsc::UnboundedSender<RegistryEvent>>,
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registry").field("settings", &self.settings).finish_non_exhaustive()
+    }
+}
+
+impl Registry {
+    pub fn new(
+        runtime: Runtime,
+        client: Client,
+        settings: Settings,
+        reporter: Reporter,
+        notify: Option<mpsc::UnboundedSender<RegistryEvent>>,
+    ) -> Arc<Self> {
+        Arc::new(Registry {
+            recorder: Recorder::new(client.clone(), reporter.clone()),
+            runtime,
+            client,
+            settings,
+            reporter,
+            kind_retry: Duration::from_secs(10),
+            controllers: Mutex::new(HashMap::new()),
+            notify,
+        })
+    }
+
+    fn tell(&self, event: RegistryEvent) {
+        if let Some(notify) = &self.notify {
+            let _receiver_gone = notify.send(event);
+        }
+    }
+
+    async fn event(
+        &self,
+        about: Option<&ObjectReference>,
+        type_: EventType,
+        reason: &str,
+        note: String,
+    ) {
+        let Some(reference) = about else { return };
+        let event = Event {
+            type_,
+            reason: reason.into(),
+            note: Some(note),
+            action: "LoadPlugin".into(),
+            secondary: None,
+        };
+        if let Err(error) = self.recorder.publish(&event, reference).await {
+            tracing::warn!(%error, reason, "could not record an event on the plugin's ConfigMap");
+        }
+    }
+
+    async fn reject(&self, origin: &Origin, about: Option<&ObjectReference>, reason: String) {
+        tracing::warn!(origin = %origin, %reason, "plugin version rejected; the version serving before keeps serving");
+        self.event(about, EventType::Warning, "PluginRejected", reason.clone()).await;
+        self.tell(RegistryEvent::Rejected { origin: origin.to_string(), reason });
+    }
+
+    /// Offers a plugin version: starts its controller, swaps it in, or rejects it.
+    /// `about` is the ConfigMap it came from, for Events.
+    pub async fn offer(self: &Arc<Self>, candidate: Candidate, about: Option<ObjectReference>) {
+        let origin = candidate.origin.clone();
+        let limits = match limits::from_annotations(&candidate.annotations) {
+            Ok(limits) => limits,
+            Err(error) => return self.reject(&origin, about.as_ref(), error.to_string()).await,
+        };
+        let digest = digest_of(&candidate.bytes);
+        {
+            let controllers = self.controllers.lock().await;
+            let same = controllers
+                .values()
+                .any(|e| e.origin == origin && e.handle.serving().identity.digest == digest);
+            if same {
+                tracing::debug!(origin = %origin, %digest, "same plugin bytes again; nothing to do");
+                return;
+            }
+        }
+        let runtime = self.runtime.clone();
+        let loaded =
+            tokio::task::spawn_blocking(move || runtime.load(&candidate.bytes, limits)).await;
+        let plugin = match loaded {
+            Ok(Ok(plugin)) => plugin,
+            Ok(Err(error)) => {
+                let reason = format!("{origin}: {:#}", anyhow::Error::from(error));
+                return self.reject(&origin, about.as_ref(), reason).await;
+            }
+            Err(error) => {
+                return self.reject(&origin, about.as_ref(), format!("{origin}: {error}")).await;
+            }
+        };
+        let serving = Serving::new(Arc::new(plugin));
+        self.install(serving, origin, about).await;
+    }
+
+    async fn install(
+        self: &Arc<Self>,
+        serving: Serving,
+        origin: Origin,
+        about: Option<ObjectReference>,
+    ) {
+        let name = serving.manifest.name.clone();
+        let mut controllers = self.controllers.lock().await;
+        if let Some(entry) = controllers.get(&name) {
+            let before = entry.handle.serving();
+            if before.manifest.reconciles == serving.manifest.reconciles
+                && before.manifest.owns == serving.manifest.owns
+                && before.manifest.reads == serving.manifest.reads
+            {
+                let note = format!(
+                    "plugin {name} swapped from {} ({}) to {} ({})",
+                    before.identity.version,
+                    before.identity.digest,
+                    serving.identity.version,
+                    serving.identity.digest
+                );
+                tracing::info!(plugin = %name, from = %before.identity.digest, to = %serving.identity.digest, "plugin swapped");
+                let swapped = RegistryEvent::Swapped {
+                    plugin: name.clone(),
+                    from: before.identity.digest.clone(),
+                    to: serving.identity.digest.clone(),
+                };
+                entry.handle.swap(serving);
+                if let Some(entry) = controllers.get_mut(&name) {
+                    entry.origin = origin;
+                }
+                drop(controllers);
+                self.event(about.as_ref(), EventType::Normal, "PluginSwapped", note).await;
+                self.tell(swapped);
+                return;
+            }
+            // Another kind: stop the old controller and start afresh below.
+            if let Some(old) = controllers.remove(&name) {
+                old.handle.stop(Duration::from_secs(30)).await;
+            }
+        }
+        drop(controllers);
+        self.start(serving, origin, about).await;
+    }
+
+    /// Starts a controller; boxed because a missing kind schedules this again.
+    fn start(
+        self: &Arc<Self>,
+        serving: Serving,
+        origin: Origin,
+        about: Option<ObjectReference>,
+    ) -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>> {
+        let registry = self.clone();
+        Box::pin(async move { registry.start_now(serving, origin, about).await })
+    }
+
+    async fn start_now(
+        self: &Arc<Self>,
+        serving: Serving,
+        origin: Origin,
+        about: Option<ObjectReference>,
+    ) {
+        let name = serving.manifest.name.clone();
+        let digest = serving.identity.digest.clone();
+        let started = ControllerHandle::start(
+            self.client.clone(),
+            serving.clone(),
+            self.settings.clone(),
+            self.reporter.clone(),
+        )
+        .await;
+        match started {
+            Ok(handle) => {
+                self.controllers.lock().await.insert(name.clone(), Entry { handle, origin });
+                let note = format!(
+                    "plugin {name} {} ({digest}) is reconciling {}",
+                    serving.identity.version, serving.manifest.reconciles
+                );
+                self.event(about.as_ref(), EventType::Normal, "PluginLoaded", note).await;
+                self.tell(RegistryEvent::Started { plugin: name, digest });
+            }
+            Err(StartError::KindNotInstalled { kind, source }) => {
+                tracing::warn!(plugin = %name, %kind, error = %source, retry = ?self.kind_retry, "the plugin's kind is not installed; retrying");
+                let note = format!(
+                    "plugin {name}: kind {kind} is not installed; install its CustomResourceDefinition. Retrying every {:?}",
+                    self.kind_retry
+                );
+                self.event(about.as_ref(), EventType::Warning, "KindNotInstalled", note).await;
+                self.tell(RegistryEvent::KindMissing { plugin: name, kind });
+                let registry = self.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep(registry.kind_retry).await;
+                    registry.start(serving, origin, about).await;
+                });
+            }
+        }
+    }
+
+    /// Names and digests of the plugins serving now.
+    pub async fn serving(&self) -> Vec<(String, String)> {
+        let controllers = self.controllers.lock().await;
+        controllers
+            .iter()
+            .map(|(name, e)| (name.clone(), e.handle.serving().identity.digest.clone()))
+            .collect()
+    }
+
+    /// Stops every controller, letting reconciles in flight finish within `grace`.
+    pub async fn stop_all(&self, grace: Duration) {
+        let controllers: Vec<Entry> =
+            self.controllers.lock().await.drain().map(|(_, e)| e).collect();
+        futures::future::join_all(controllers.into_iter().map(|e| e.handle.stop(grace))).await;
+    }
+}
