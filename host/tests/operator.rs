@@ -76,7 +76,8 @@ async fn operator() {
                     Settings { backoff_base: Duration::from_millis(100), ..Settings::default() };
                 let reporter =
                     Reporter { controller: "hotloop".into(), instance: Some("e2e".into()) };
-                let registry = Registry::new(engine, client, settings, reporter, None);
+                let metrics = std::sync::Arc::new(hotloop::observe::Metrics::new());
+                let registry = Registry::new(engine, client, settings, reporter, metrics, None);
                 for (name, annotations) in
                     [("static-site", BTreeMap::new()), ("misbehave", tight_limits())]
                 {

@@ -10,6 +10,7 @@ use kube::Resource;
 use kube::runtime::events::Reporter;
 
 use crate::controller::Settings;
+use crate::observe::{Metrics, Readiness, serve};
 use crate::plugins::{ConfigMapChange, Registry, read_dir, watch_config_maps};
 use crate::runtime::{Runtime, RuntimeConfig};
 
@@ -39,6 +40,9 @@ pub(super) struct Args {
     /// Keep compiled plugins here across restarts.
     #[arg(long)]
     cache_dir: Option<PathBuf>,
+    /// Address of the HTTP server for `/metrics`, `/healthz` and `/readyz`.
+    #[arg(long, default_value = "127.0.0.1:9090")]
+    metrics_addr: std::net::SocketAddr,
     /// Name of this instance in Events (defaults to the host name).
     #[arg(long, env = "POD_NAME")]
     instance: Option<String>,
@@ -83,7 +87,17 @@ async fn operate(args: &Args) -> anyhow::Result<()> {
     };
     let instance = args.instance.clone().or_else(|| std::env::var("HOSTNAME").ok());
     let reporter = Reporter { controller: "hotloop".into(), instance };
-    let registry = Registry::new(engine, client.clone(), settings, reporter, None);
+    let metrics = Arc::new(Metrics::new());
+    let readiness = Readiness::new();
+    let listener = tokio::net::TcpListener::bind(args.metrics_addr)
+        .await
+        .with_context(|| format!("cannot listen on {} for metrics", args.metrics_addr))?;
+    let (stop_serving, serving_stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(serve(listener, metrics.clone(), readiness.clone(), async {
+        let _ = serving_stopped.await;
+    }));
+    tracing::info!(addr = %args.metrics_addr, "serving /metrics, /healthz and /readyz");
+    let registry = Registry::new(engine, client.clone(), settings, reporter, metrics, None);
     if let Some(dir) = &args.plugins_dir {
         let found = read_dir(dir)
             .with_context(|| format!("cannot read plugins directory {}", dir.display()))?;
@@ -97,8 +111,10 @@ async fn operate(args: &Args) -> anyhow::Result<()> {
         let changes = watch_config_maps(client.clone(), &args.namespace);
         tokio::spawn(follow_config_maps(registry, changes))
     });
+    readiness.set_ready(true);
     tracing::info!(namespace = %args.namespace, "hotloop is running");
     shutdown_signal().await;
+    readiness.set_ready(false);
     tracing::info!(
         grace_s = args.shutdown_grace_s,
         "shutting down; letting reconciles in flight finish"
@@ -107,6 +123,11 @@ async fn operate(args: &Args) -> anyhow::Result<()> {
         watching.abort();
     }
     registry.stop_all(Duration::from_secs(args.shutdown_grace_s)).await;
+    let _ = stop_serving.send(());
+    match server.await {
+        Ok(Err(error)) => tracing::warn!(%error, "the metrics server failed"),
+        Ok(Ok(())) | Err(_) => {}
+    }
     Ok(())
 }
 

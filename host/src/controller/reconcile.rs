@@ -28,7 +28,7 @@ use tracing::Instrument;
 use super::decide::{self, Inputs, Requeue};
 use super::shared::{Serving, Shared};
 use super::writes::{self, WriteError};
-use crate::contract::{Call, Context, FinalizeResult};
+use crate::contract::{Call, CallStats, Context, FinalizeResult};
 use crate::host_api::{Checked, ClusterBackend, LogContext, Parent};
 
 /// Transitions run back to back in one reconcile before the object goes back to the queue.
@@ -137,6 +137,7 @@ async fn run_step(
     if manifest.finalizer && !has_finalizer {
         let mut with_ours = finalizers;
         with_ours.push(finalizer);
+        shared.metrics.api_request(&manifest.name, "patch_finalizers");
         object = match writes::finalizers(&api, &object, with_ours).await {
             Ok(updated) => updated,
             Err(WriteError::Conflict) => return Ok(conflict(shared, "adding the finalizer")),
@@ -153,6 +154,8 @@ async fn run_step(
     let call = call_for(shared, serving, &object, &state, &now, trigger)?;
     let reconciled = serving.handler.reconcile(call).await;
     let stats = &reconciled.stats;
+    let result = crate::observe::reconcile_result(&reconciled.result.outcome);
+    record_call(shared, &manifest.name, &state, result, stats);
     let decision = decide::after_reconcile(inputs, &state, &reconciled.result);
     tracing::info!(
         result = reconciled.result.outcome.type_name(),
@@ -177,7 +180,9 @@ async fn settle(
     let key = key_of(&object);
     let reference = object.object_ref(&shared.resource);
     let changed = object.data.get("status") != Some(&decision.status);
+    let plugin = &serving.manifest.name;
     let object = if changed {
+        shared.metrics.api_request(plugin, "patch_status");
         match writes::status(api, &object, &decision.status, &serving.field_manager()).await {
             Ok(updated) => updated,
             Err(WriteError::Conflict) => return Ok(conflict(shared, "writing the status")),
@@ -187,6 +192,9 @@ async fn settle(
         object
     };
     if changed || decision.failure.is_none() {
+        for _ in &decision.events {
+            shared.metrics.api_request(plugin, "event");
+        }
         writes::events(&shared.recorder, &reference, &decision.events).await;
     }
     if decision.failure.is_none() {
@@ -220,7 +228,10 @@ async fn finalize(
     };
     let result = if declared.finalizes {
         let call = call_for(shared, serving, &object, state, now, trigger)?;
-        serving.handler.finalize(call).await.result
+        let finalized = serving.handler.finalize(call).await;
+        let result = crate::observe::finalize_result(&finalized.result.outcome);
+        record_call(shared, &manifest.name, state, result, &finalized.stats);
+        finalized.result
     } else {
         FinalizeResult {
             outcome: crate::contract::FinalizeOutcome::Done,
@@ -243,6 +254,7 @@ async fn finalize(
             .into_iter()
             .filter(|f| *f != finalizer)
             .collect();
+        shared.metrics.api_request(&manifest.name, "patch_finalizers");
         return match writes::finalizers(api, &object, rest).await {
             Ok(_) => Ok(Step::Done(Action::await_change())),
             Err(WriteError::Conflict) => Ok(conflict(shared, "removing the finalizer")),
@@ -257,6 +269,13 @@ async fn finalize(
         failure: decision.failure,
     };
     settle(shared, serving, api, object, as_reconcile).await
+}
+
+fn record_call(shared: &Shared, plugin: &str, state: &str, result: &str, stats: &CallStats) {
+    shared.metrics.reconcile(plugin, state, result, stats.elapsed, stats.fuel);
+    if let Some(kind) = stats.sandbox_failure {
+        shared.metrics.sandbox_failure(plugin, kind);
+    }
 }
 
 fn conflict(shared: &Shared, what: &str) -> Step {
@@ -294,6 +313,7 @@ fn call_for(
         shared.recorder.clone(),
         object.object_ref(&shared.resource),
         shared.settings.host_call_timeout,
+        shared.metrics.clone(),
         LogContext {
             kind: serving.manifest.reconciles.kind.clone(),
             object: key.clone(),

@@ -26,6 +26,7 @@ use super::reconcile::{ReconcileError, reconcile};
 use super::shared::{Serving, Settings, Shared};
 use crate::contract::KindRef;
 use crate::host_api::{CHILD_LABEL, Caches};
+use crate::observe::Metrics;
 
 /// Why a controller could not start.
 #[derive(Debug, thiserror::Error)]
@@ -76,6 +77,7 @@ impl ControllerHandle {
         serving: Serving,
         settings: Settings,
         reporter: Reporter,
+        metrics: Arc<Metrics>,
     ) -> Result<Self, StartError> {
         let manifest = serving.manifest.clone();
         let resource = resolve(&client, &manifest.reconciles).await?;
@@ -119,6 +121,7 @@ impl ControllerHandle {
             caches: Caches::new(caches),
             backoff: Backoff::new(settings.backoff_base, settings.backoff_cap),
             settings,
+            metrics,
         });
         let stopping = async move {
             let _changed = shutdown_requested.wait_for(|stop| *stop).await;

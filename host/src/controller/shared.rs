@@ -12,6 +12,7 @@ use super::backoff::Backoff;
 use super::decide::PluginIdentity;
 use crate::contract::{Handler, Manifest};
 use crate::host_api::Caches;
+use crate::observe::Metrics;
 
 /// Settings of a plugin's controller.
 ///
@@ -85,4 +86,5 @@ pub(super) struct Shared {
     pub(super) recorder: Recorder,
     pub(super) backoff: Backoff,
     pub(super) settings: Settings,
+    pub(super) metrics: Arc<Metrics>,
 }

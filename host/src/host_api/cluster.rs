@@ -17,6 +17,7 @@ use tokio::runtime::Handle;
 
 use super::{Backend, Parent};
 use crate::contract::{EventType, HostError, KindRef, LogLevel};
+use crate::observe::Metrics;
 
 type KindKey = (String, String, String);
 
@@ -65,6 +66,7 @@ pub struct ClusterBackend {
     recorder: Recorder,
     reference: ObjectReference,
     timeout: Duration,
+    metrics: Arc<Metrics>,
     /// Carried into every log line the plugin writes.
     log_context: LogContext,
 }
@@ -99,6 +101,7 @@ impl ClusterBackend {
         recorder: Recorder,
         reference: ObjectReference,
         timeout: Duration,
+        metrics: Arc<Metrics>,
         log_context: LogContext,
     ) -> Self {
         ClusterBackend {
@@ -109,6 +112,7 @@ impl ClusterBackend {
             recorder,
             reference,
             timeout,
+            metrics,
             log_context,
         }
     }
@@ -193,6 +197,7 @@ impl Backend for ClusterBackend {
         let namespace = object["metadata"]["namespace"].as_str().map(str::to_owned);
         let name = object["metadata"]["name"].as_str().unwrap_or_default().to_owned();
         let api = self.api(ar, namespace.as_deref());
+        self.metrics.api_request(&self.log_context.plugin, "apply");
         let params = PatchParams::apply(&self.field_manager).force();
         let stored =
             self.block_on(async move { api.patch(&name, &params, &Patch::Apply(&object)).await })?;
@@ -207,6 +212,7 @@ impl Backend for ClusterBackend {
     ) -> Result<bool, HostError> {
         let (ar, _) = self.caches.find(kind)?;
         let api = self.api(ar, namespace);
+        self.metrics.api_request(&self.log_context.plugin, "delete");
         let name = name.to_owned();
         let deleted = self.block_on(async move {
             match api.delete(&name, &DeleteParams::background()).await {
@@ -229,6 +235,7 @@ impl Backend for ClusterBackend {
             action: "Reconcile".into(),
             secondary: None,
         };
+        self.metrics.api_request(&self.log_context.plugin, "event");
         let (recorder, reference) = (self.recorder.clone(), self.reference.clone());
         let published = self.block_on(async move { recorder.publish(&event, &reference).await });
         if let Err(error) = published {

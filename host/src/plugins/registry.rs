@@ -20,6 +20,7 @@ use tokio::sync::{Mutex, mpsc};
 use super::limits;
 use super::sources::{Candidate, Origin};
 use crate::controller::{ControllerHandle, Serving, Settings, StartError};
+use crate::observe::Metrics;
 use crate::runtime::{Runtime, digest_of};
 
 /// What happened to an offered plugin version; for logs, metrics and tests.
@@ -45,6 +46,7 @@ pub struct Registry {
     recorder: Recorder,
     kind_retry: Duration,
     controllers: Mutex<HashMap<String, Entry>>,
+    metrics: Arc<Metrics>,
     notify: Option<mpsc::UnboundedSender<RegistryEvent>>,
 }
 
@@ -60,6 +62,7 @@ impl Registry {
         client: Client,
         settings: Settings,
         reporter: Reporter,
+        metrics: Arc<Metrics>,
         notify: Option<mpsc::UnboundedSender<RegistryEvent>>,
     ) -> Arc<Self> {
         Arc::new(Registry {
@@ -70,6 +73,7 @@ impl Registry {
             reporter,
             kind_retry: Duration::from_secs(10),
             controllers: Mutex::new(HashMap::new()),
+            metrics,
             notify,
         })
     }
@@ -102,6 +106,7 @@ impl Registry {
 
     async fn reject(&self, origin: &Origin, about: Option<&ObjectReference>, reason: String) {
         tracing::warn!(origin = %origin, %reason, "plugin version rejected; the version serving before keeps serving");
+        self.metrics.plugin_load(&origin.to_string(), "rejected");
         self.event(about, EventType::Warning, "PluginRejected", reason.clone()).await;
         self.tell(RegistryEvent::Rejected { origin: origin.to_string(), reason });
     }
@@ -170,6 +175,7 @@ impl Registry {
                     to: serving.identity.digest.clone(),
                 };
                 entry.handle.swap(serving);
+                self.metrics.plugin_swap(&name, "swapped");
                 if let Some(entry) = controllers.get_mut(&name) {
                     entry.origin = origin;
                 }
@@ -211,11 +217,18 @@ impl Registry {
             serving.clone(),
             self.settings.clone(),
             self.reporter.clone(),
+            self.metrics.clone(),
         )
         .await;
         match started {
             Ok(handle) => {
-                self.controllers.lock().await.insert(name.clone(), Entry { handle, origin });
+                let active = {
+                    let mut controllers = self.controllers.lock().await;
+                    controllers.insert(name.clone(), Entry { handle, origin });
+                    controllers.len()
+                };
+                self.metrics.plugin_load(&name, "loaded");
+                self.metrics.plugins_active(i64::try_from(active).unwrap_or(i64::MAX));
                 let note = format!(
                     "plugin {name} {} ({digest}) is reconciling {}",
                     serving.identity.version, serving.manifest.reconciles
@@ -229,6 +242,7 @@ impl Registry {
                     "plugin {name}: kind {kind} is not installed; install its CustomResourceDefinition. Retrying every {:?}",
                     self.kind_retry
                 );
+                self.metrics.plugin_load(&name, "kind_missing");
                 self.event(about.as_ref(), EventType::Warning, "KindNotInstalled", note).await;
                 self.tell(RegistryEvent::KindMissing { plugin: name, kind });
                 let registry = self.clone();
