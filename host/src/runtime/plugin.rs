@@ -13,7 +13,7 @@ use super::error::{LoadError, SandboxFailure};
 use super::limits::Limits;
 use crate::contract::{
     Call, CallStats, Context, EventType, FinalizeResult, Finalized, Handler, HandlerFuture,
-    HostCalls, HostError, LogLevel, Manifest, ObjectRef, ReconcileResult, Reconciled,
+    HostCalls, HostError, LogLevel, Manifest, ObjectRef, ReconcileResult, Reconciled, ResultError,
 };
 
 /// One version of a plugin, compiled and pre-instantiated, with its manifest and limits.
@@ -106,6 +106,21 @@ impl Plugin {
         }
     }
 
+    /// Accepts what a call returned: within the output limit, convertible and valid.
+    fn accept<W, R>(
+        &self,
+        outcome: Result<W, SandboxFailure>,
+        size: impl FnOnce(&W) -> usize,
+        check: impl FnOnce(W) -> Result<R, ResultError>,
+    ) -> Result<R, SandboxFailure> {
+        let returned = outcome?;
+        let (size, limit) = (size(&returned), self.inner.limits.output_bytes);
+        if size > limit {
+            return Err(SandboxFailure::OutputTooLarge { size, limit });
+        }
+        check(returned).map_err(SandboxFailure::InvalidResult)
+    }
+
     /// Runs the handler of `state` on the calling thread, in a fresh sandboxed instance.
     pub fn reconcile_blocking(
         &self,
@@ -120,17 +135,9 @@ impl Plugin {
             sandboxed(&inner.runtime, &inner.pre, &inner.limits, host, |s, p| {
                 p.call_reconcile(s, state, object, &context)
             });
-        let result = outcome.and_then(|result| {
-            let size = convert::reconcile_output_size(&result);
-            if size > inner.limits.output_bytes {
-                return Err(SandboxFailure::OutputTooLarge {
-                    size,
-                    limit: inner.limits.output_bytes,
-                });
-            }
-            let result =
-                convert::reconcile_result(result).map_err(SandboxFailure::InvalidResult)?;
-            result.check(&inner.manifest, state).map_err(SandboxFailure::InvalidResult)?;
+        let result = self.accept(outcome, convert::reconcile_output_size, |result| {
+            let result = convert::reconcile_result(result)?;
+            result.check(&inner.manifest, state)?;
             Ok(result)
         });
         match result {
@@ -156,16 +163,9 @@ impl Plugin {
             sandboxed(&inner.runtime, &inner.pre, &inner.limits, host, |s, p| {
                 p.call_finalize(s, state, object, &context)
             });
-        let result = outcome.and_then(|result| {
-            let size = convert::finalize_output_size(&result);
-            if size > inner.limits.output_bytes {
-                return Err(SandboxFailure::OutputTooLarge {
-                    size,
-                    limit: inner.limits.output_bytes,
-                });
-            }
-            let result = convert::finalize_result(result).map_err(SandboxFailure::InvalidResult)?;
-            result.check().map_err(SandboxFailure::InvalidResult)?;
+        let result = self.accept(outcome, convert::finalize_output_size, |result| {
+            let result = convert::finalize_result(result)?;
+            result.check()?;
             Ok(result)
         });
         match result {
@@ -265,36 +265,47 @@ impl Handler for Plugin {
     }
 
     fn reconcile(&self, call: Call) -> HandlerFuture<'_, Reconciled> {
-        let plugin = self.clone();
-        Box::pin(async move {
-            let failure_stats = CallStats::default();
-            let permit = self.inner.runtime.inner.calls.clone().acquire_owned().await;
-            let joined = tokio::task::spawn_blocking(move || {
-                let _permit = permit;
+        self.on_call_thread(
+            move |plugin| {
                 plugin.reconcile_blocking(&call.state, &call.object, &call.context, call.host)
-            })
-            .await;
-            joined.unwrap_or_else(|error| Reconciled {
-                result: ReconcileResult::failed(host_bug(&error)),
-                stats: failure_stats,
-            })
-        })
+            },
+            |failure| Reconciled {
+                result: ReconcileResult::failed(failure),
+                stats: CallStats::default(),
+            },
+        )
     }
 
     fn finalize(&self, call: Call) -> HandlerFuture<'_, Finalized> {
+        self.on_call_thread(
+            move |plugin| {
+                plugin.finalize_blocking(&call.state, &call.object, &call.context, call.host)
+            },
+            |failure| Finalized {
+                result: FinalizeResult::failed(failure),
+                stats: CallStats::default(),
+            },
+        )
+    }
+}
+
+impl Plugin {
+    /// Runs `work` on a blocking thread once one of the runtime's call slots is free, so that
+    /// sandboxed calls never hold up the async runtime's workers.
+    fn on_call_thread<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(Plugin) -> T + Send + 'static,
+        failed: impl FnOnce(crate::contract::Failure) -> T + Send + 'static,
+    ) -> HandlerFuture<'_, T> {
         let plugin = self.clone();
         Box::pin(async move {
-            let failure_stats = CallStats::default();
             let permit = self.inner.runtime.inner.calls.clone().acquire_owned().await;
             let joined = tokio::task::spawn_blocking(move || {
                 let _permit = permit;
-                plugin.finalize_blocking(&call.state, &call.object, &call.context, call.host)
+                work(plugin)
             })
             .await;
-            joined.unwrap_or_else(|error| Finalized {
-                result: FinalizeResult::failed(host_bug(&error)),
-                stats: failure_stats,
-            })
+            joined.unwrap_or_else(|error| failed(host_bug(&error)))
         })
     }
 }
