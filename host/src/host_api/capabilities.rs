@@ -174,25 +174,29 @@ fn to_json(value: &Value) -> String {
     value.to_string()
 }
 
-impl<B: Backend> HostCalls for Checked<B> {
-    fn get(&mut self, target: &ObjectRef) -> Result<Option<String>, HostError> {
+impl<B: Backend> Checked<B> {
+    fn checked_get(&mut self, target: &ObjectRef) -> Result<Option<String>, HostError> {
         let kind = self.kind(&target.group, &target.version, &target.kind, false)?;
         let namespace = self.namespace(&kind, target.namespace.as_deref())?;
         Ok(self.backend.get(&kind, namespace.as_deref(), &target.name)?.as_ref().map(to_json))
     }
 
-    fn list(&mut self, target: &ObjectRef, selector: &str) -> Result<Vec<String>, HostError> {
+    fn checked_list(
+        &mut self,
+        target: &ObjectRef,
+        selector: &str,
+    ) -> Result<Vec<String>, HostError> {
         let kind = self.kind(&target.group, &target.version, &target.kind, false)?;
         let namespace = self.namespace(&kind, target.namespace.as_deref())?;
         Ok(self.backend.list(&kind, namespace.as_deref(), selector)?.iter().map(to_json).collect())
     }
 
-    fn apply(&mut self, object: &str) -> Result<String, HostError> {
+    fn checked_apply(&mut self, object: &str) -> Result<String, HostError> {
         let (kind, object) = self.prepare_child(object)?;
         self.backend.apply(&kind, object).map(|stored| to_json(&stored))
     }
 
-    fn delete(&mut self, target: &ObjectRef) -> Result<bool, HostError> {
+    fn checked_delete(&mut self, target: &ObjectRef) -> Result<bool, HostError> {
         let kind = self.kind(&target.group, &target.version, &target.kind, true)?;
         let namespace = self.child_namespace(&kind, target.namespace.as_deref())?;
         match self.backend.get(&kind, namespace.as_deref(), &target.name)? {
@@ -205,6 +209,32 @@ impl<B: Backend> HostCalls for Checked<B> {
             ))),
             Some(_) => self.backend.delete(&kind, namespace.as_deref(), &target.name),
         }
+    }
+}
+
+/// Logs a denied call: the plugin sees the error, the operator sees why.
+fn logged<T>(call: &str, result: Result<T, HostError>) -> Result<T, HostError> {
+    if let Err(HostError::Denied(why)) = &result {
+        tracing::warn!(call, reason = %why, "host call denied");
+    }
+    result
+}
+
+impl<B: Backend> HostCalls for Checked<B> {
+    fn get(&mut self, target: &ObjectRef) -> Result<Option<String>, HostError> {
+        logged("get", self.checked_get(target))
+    }
+
+    fn list(&mut self, target: &ObjectRef, selector: &str) -> Result<Vec<String>, HostError> {
+        logged("list", self.checked_list(target, selector))
+    }
+
+    fn apply(&mut self, object: &str) -> Result<String, HostError> {
+        logged("apply", self.checked_apply(object))
+    }
+
+    fn delete(&mut self, target: &ObjectRef) -> Result<bool, HostError> {
+        logged("delete", self.checked_delete(target))
     }
 
     fn event(&mut self, event_type: EventType, reason: &str, message: &str) {

@@ -8,8 +8,11 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::Kind;
+#[cfg(target_arch = "wasm32")]
 use crate::bindings::hotloop::plugin::host as imports;
 use crate::bindings::hotloop::plugin::types as wit;
+#[cfg(not(target_arch = "wasm32"))]
+use crate::native as imports;
 
 /// Why a host call did not do what was asked.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -31,6 +31,8 @@
 mod definition;
 mod exports;
 pub mod host;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod native;
 mod object;
 mod result;
 
