@@ -16,11 +16,18 @@ pub(super) struct Args {
     /// How to print the result.
     #[arg(long, value_enum, default_value_t)]
     output: Output,
+    /// Print the state machine as a Mermaid state diagram instead.
+    #[arg(long, conflicts_with = "output")]
+    graph: bool,
 }
 
 pub(super) fn run(args: &Args) -> anyhow::Result<()> {
     let (plugin, size) = load_plugin(&args.plugin, Limits::default())?;
     let manifest = plugin.manifest();
+    if args.graph {
+        print!("{}", super::graph::mermaid(manifest));
+        return Ok(());
+    }
     match args.output {
         Output::Json => {
             let mut value = serde_json::to_value(manifest)?;

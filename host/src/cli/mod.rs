@@ -1,9 +1,14 @@
-//! The `hotloop` command line: `inspect`, `simulate` and `package` work offline on a plugin
-//! file.
+//! The `hotloop` command line: `inspect`, `simulate`, `package` and `rbac` work offline on a
+//! plugin file.
 
+mod graph;
 mod inspect;
+mod leader;
 mod package;
+mod rbac;
 mod run;
+#[cfg(test)]
+mod sample_manifest;
 mod simulate;
 mod support;
 
@@ -30,6 +35,8 @@ enum Command {
     Simulate(simulate::Args),
     /// Prints a ConfigMap that installs a plugin, ready for `kubectl apply -f -`.
     Package(package::Args),
+    /// Prints the ClusterRole and binding the kinds a plugin declares need.
+    Rbac(rbac::Args),
     /// Runs the operator: loads plugins and reconciles the kinds they declare.
     Run(run::Args),
 }
@@ -61,6 +68,7 @@ pub fn main() -> ExitCode {
         Command::Inspect(args) => inspect::run(&args),
         Command::Simulate(args) => simulate::run(&args),
         Command::Package(args) => package::run(&args),
+        Command::Rbac(args) => rbac::run(&args),
         Command::Run(args) => run::run(&args),
     };
     match outcome {

@@ -5,23 +5,28 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use k8s_openapi::api::core::v1::ConfigMap;
-use kube::Resource;
 use kube::runtime::events::Reporter;
 
+use super::leader::{Election, ElectionArgs};
 use crate::controller::Settings;
 use crate::observe::{Metrics, Readiness, serve};
-use crate::plugins::{ConfigMapChange, Registry, read_dir, watch_config_maps};
-use crate::runtime::{Runtime, RuntimeConfig};
+use crate::plugins::{DEFAULT_PLUGIN_SELECTOR, Registry, follow_config_maps, follow_dir};
+use crate::runtime::{Limits, Runtime, RuntimeConfig};
+
+/// How long the plugins directory must be quiet before it is read again after a change.
+const DIR_DEBOUNCE: Duration = Duration::from_millis(150);
 
 #[derive(Debug, clap::Args)]
 pub(super) struct Args {
-    /// Also load every `.wasm` file in this directory.
+    /// Also load every `.wasm` file in this directory, and follow its changes.
     #[arg(long)]
     plugins_dir: Option<PathBuf>,
-    /// Namespace of the plugin ConfigMaps (labelled `hotloop.dev/plugin: "true"`).
+    /// Namespace of the plugin ConfigMaps.
     #[arg(long, env = "HOTLOOP_NAMESPACE", default_value = "hotloop-system")]
     namespace: String,
+    /// Label selector of the plugin ConfigMaps in that namespace.
+    #[arg(long, env = "HOTLOOP_PLUGIN_SELECTOR", default_value = DEFAULT_PLUGIN_SELECTOR)]
+    plugin_selector: String,
     /// Do not read plugins from ConfigMaps.
     #[arg(long)]
     without_config_maps: bool,
@@ -46,6 +51,42 @@ pub(super) struct Args {
     /// Name of this instance in Events (defaults to the host name).
     #[arg(long, env = "POD_NAME")]
     instance: Option<String>,
+    #[command(flatten)]
+    limits: DefaultLimits,
+    #[command(flatten)]
+    election: ElectionArgs,
+}
+
+/// The sandbox limits of plugins whose ConfigMap sets none (see `hotloop.dev/*` annotations).
+#[derive(Debug, clap::Args)]
+struct DefaultLimits {
+    /// Fuel per call (about 10^7 units per millisecond of CPU).
+    #[arg(long, default_value_t = Limits::default().fuel)]
+    default_fuel: u64,
+    /// Wall time per call, in milliseconds.
+    #[arg(long, default_value_t = 1000)]
+    default_deadline_ms: u64,
+    /// Linear memory per call, in MiB.
+    #[arg(long, default_value_t = 64)]
+    default_memory_mib: usize,
+    /// Host calls per call.
+    #[arg(long, default_value_t = Limits::default().host_calls)]
+    default_host_calls: u32,
+    /// Size of a call's result, in KiB.
+    #[arg(long, default_value_t = 256)]
+    default_output_kib: usize,
+}
+
+impl DefaultLimits {
+    fn limits(&self) -> Limits {
+        Limits {
+            fuel: self.default_fuel,
+            deadline: Duration::from_millis(self.default_deadline_ms),
+            memory_bytes: self.default_memory_mib.saturating_mul(1 << 20),
+            host_calls: self.default_host_calls,
+            output_bytes: self.default_output_kib.saturating_mul(1 << 10),
+        }
+    }
 }
 
 pub(super) fn run(args: &Args) -> anyhow::Result<()> {
@@ -77,6 +118,7 @@ async fn operate(args: &Args) -> anyhow::Result<()> {
         .context("cannot reach a Kubernetes API server; set KUBECONFIG or run in a cluster")?;
     let engine = Runtime::new(RuntimeConfig {
         cache_dir: args.cache_dir.clone(),
+        default_limits: args.limits.limits(),
         ..RuntimeConfig::default()
     })?;
     let settings = Settings {
@@ -97,23 +139,29 @@ async fn operate(args: &Args) -> anyhow::Result<()> {
         let _ = serving_stopped.await;
     }));
     tracing::info!(addr = %args.metrics_addr, "serving /metrics, /healthz and /readyz");
+    let leading = Election::start(
+        &args.election,
+        &args.namespace,
+        &reporter,
+        &metrics,
+        &readiness,
+        shutdown_signal(),
+    );
+    let Some(mut election) = leading.await? else {
+        let _ = stop_serving.send(());
+        return Ok(());
+    };
     let registry = Registry::new(engine, client.clone(), settings, reporter, metrics, None);
-    if let Some(dir) = &args.plugins_dir {
-        let found = read_dir(dir)
-            .with_context(|| format!("cannot read plugins directory {}", dir.display()))?;
-        tracing::info!(dir = %dir.display(), plugins = found.len(), "loading plugins from the directory");
-        for candidate in found {
-            registry.offer(candidate, None).await;
-        }
-    }
+    let _following_dir = match &args.plugins_dir {
+        Some(dir) => Some(follow_dir(registry.clone(), dir, DIR_DEBOUNCE).await?),
+        None => None,
+    };
     let watching = (!args.without_config_maps).then(|| {
-        let registry = registry.clone();
-        let changes = watch_config_maps(client.clone(), &args.namespace);
-        tokio::spawn(follow_config_maps(registry, changes))
+        follow_config_maps(registry.clone(), client.clone(), &args.namespace, &args.plugin_selector)
     });
     readiness.set_ready(true);
     tracing::info!(namespace = %args.namespace, "hotloop is running");
-    shutdown_signal().await;
+    election.until(shutdown_signal()).await?;
     readiness.set_ready(false);
     tracing::info!(
         grace_s = args.shutdown_grace_s,
@@ -123,31 +171,10 @@ async fn operate(args: &Args) -> anyhow::Result<()> {
         watching.abort();
     }
     registry.stop_all(Duration::from_secs(args.shutdown_grace_s)).await;
+    election.step_down().await;
     let _ = stop_serving.send(());
-    match server.await {
-        Ok(Err(error)) => tracing::warn!(%error, "the metrics server failed"),
-        Ok(Ok(())) | Err(_) => {}
+    if let Ok(Err(error)) = server.await {
+        tracing::warn!(%error, "the metrics server failed");
     }
     Ok(())
-}
-
-async fn follow_config_maps(
-    registry: Arc<Registry>,
-    mut changes: tokio::sync::mpsc::Receiver<ConfigMapChange>,
-) {
-    while let Some(change) = changes.recv().await {
-        match change {
-            ConfigMapChange::Applied { config_map, plugins } => {
-                let reference = ConfigMap::object_ref(&config_map, &());
-                for candidate in plugins {
-                    registry.offer(candidate, Some(reference.clone())).await;
-                }
-            }
-            ConfigMapChange::Deleted { namespace, name } => {
-                // Removal semantics (draining finalizers with the last version) are not
-                // built yet: the controller keeps running the last version it had.
-                tracing::warn!(%namespace, %name, "plugin ConfigMap deleted; its controller keeps running");
-            }
-        }
-    }
 }

@@ -5,6 +5,7 @@
 mod backoff;
 pub mod decide;
 mod reconcile;
+mod removal;
 mod run;
 mod shared;
 mod writes;
@@ -12,7 +13,7 @@ mod writes;
 pub use backoff::Backoff;
 pub use reconcile::ReconcileError;
 pub use run::{ControllerHandle, StartError};
-pub use shared::{Serving, Settings};
+pub use shared::{Mode, Serving, Settings};
 pub use writes::WriteError;
 
 /// The current time as Kubernetes writes it: RFC 3339, UTC, whole seconds.

@@ -26,7 +26,8 @@ use kube::runtime::controller::Action;
 use tracing::Instrument;
 
 use super::decide::{self, Inputs, Requeue};
-use super::shared::{Serving, Shared};
+use super::removal;
+use super::shared::{Mode, Serving, Shared};
 use super::writes::{self, WriteError};
 use crate::contract::{Call, CallStats, Context, FinalizeResult};
 use crate::host_api::{Checked, ClusterBackend, LogContext, Parent};
@@ -43,9 +44,9 @@ pub enum ReconcileError {
     Object(#[source] serde_json::Error),
 }
 
-enum Step {
+pub(super) enum Step {
     /// The object moved to another state: run it now.
-    Continue(DynamicObject),
+    Continue(Box<DynamicObject>),
     Done(Action),
 }
 
@@ -67,7 +68,7 @@ pub(super) async fn reconcile(
     for _ in 0..MAX_STEPS {
         match step(&shared, &serving, object, trigger).await? {
             Step::Continue(next) => {
-                object = next;
+                object = *next;
                 trigger = "transitioned";
             }
             Step::Done(action) => return Ok(action),
@@ -128,6 +129,10 @@ async fn run_step(
     let has_finalizer = finalizers.contains(&finalizer);
     let now = super::now_rfc3339();
 
+    let mode = **shared.mode.load();
+    if mode != Mode::Serving {
+        return removal::step(shared, serving, &api, object, &state, &now, trigger, mode).await;
+    }
     if object.metadata.deletion_timestamp.is_some() {
         if !has_finalizer {
             return Ok(Step::Done(Action::await_change()));
@@ -201,7 +206,7 @@ async fn settle(
         shared.backoff.succeeded(&key);
     }
     Ok(match decision.requeue {
-        Requeue::Now => Step::Continue(object),
+        Requeue::Now => Step::Continue(Box::new(object)),
         Requeue::After { after } => Step::Done(Action::requeue(after)),
         Requeue::OnChange => Step::Done(Action::await_change()),
         Requeue::Backoff => Step::Done(Action::requeue(shared.backoff.failed(&key))),
@@ -209,7 +214,7 @@ async fn settle(
 }
 
 #[allow(clippy::too_many_arguments)] // the parts of one deletion step
-async fn finalize(
+pub(super) async fn finalize(
     shared: &Shared,
     serving: &Serving,
     api: &Api<DynamicObject>,
@@ -245,21 +250,7 @@ async fn finalize(
     let reference = object.object_ref(&shared.resource);
     if decision.release_finalizer {
         writes::events(&shared.recorder, &reference, &decision.events).await;
-        let finalizer = manifest.finalizer_name();
-        let rest: Vec<String> = object
-            .metadata
-            .finalizers
-            .clone()
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|f| *f != finalizer)
-            .collect();
-        shared.metrics.api_request(&manifest.name, "patch_finalizers");
-        return match writes::finalizers(api, &object, rest).await {
-            Ok(_) => Ok(Step::Done(Action::await_change())),
-            Err(WriteError::Conflict) => Ok(conflict(shared, "removing the finalizer")),
-            Err(error) => Err(error.into()),
-        };
+        return release_finalizer(shared, serving, api, &object).await;
     }
     let as_reconcile = decide::Decision {
         state: state.to_owned(),
@@ -269,6 +260,30 @@ async fn finalize(
         failure: decision.failure,
     };
     settle(shared, serving, api, object, as_reconcile).await
+}
+
+/// Takes the host's finalizer off `object`, leaving every other finalizer as it is.
+pub(super) async fn release_finalizer(
+    shared: &Shared,
+    serving: &Serving,
+    api: &Api<DynamicObject>,
+    object: &DynamicObject,
+) -> Result<Step, ReconcileError> {
+    let finalizer = serving.manifest.finalizer_name();
+    let rest: Vec<String> = object
+        .metadata
+        .finalizers
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|f| *f != finalizer)
+        .collect();
+    shared.metrics.api_request(&serving.manifest.name, "patch_finalizers");
+    match writes::finalizers(api, object, rest).await {
+        Ok(_) => Ok(Step::Done(Action::await_change())),
+        Err(WriteError::Conflict) => Ok(conflict(shared, "removing the finalizer")),
+        Err(error) => Err(error.into()),
+    }
 }
 
 fn record_call(shared: &Shared, plugin: &str, state: &str, result: &str, stats: &CallStats) {

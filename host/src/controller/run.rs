@@ -23,7 +23,7 @@ use tokio::task::JoinHandle;
 
 use super::backoff::Backoff;
 use super::reconcile::{ReconcileError, reconcile};
-use super::shared::{Serving, Settings, Shared};
+use super::shared::{Mode, Serving, Settings, Shared};
 use crate::contract::KindRef;
 use crate::host_api::{CHILD_LABEL, Caches};
 use crate::observe::Metrics;
@@ -118,6 +118,7 @@ impl ControllerHandle {
             client,
             resource,
             serving: ArcSwap::from_pointee(serving),
+            mode: ArcSwap::from_pointee(Mode::Serving),
             caches: Caches::new(caches),
             backoff: Backoff::new(settings.backoff_base, settings.backoff_cap),
             settings,
@@ -150,6 +151,30 @@ impl ControllerHandle {
     pub fn swap(&self, serving: Serving) {
         self.shared.serving.store(Arc::new(serving));
         let _queued_already = self.reload.try_send(());
+    }
+
+    /// What the controller does now.
+    pub fn mode(&self) -> Mode {
+        **self.shared.mode.load()
+    }
+
+    /// Changes what the controller does (see [`Mode`]) and queues every object again.
+    pub fn set_mode(&self, mode: Mode) {
+        self.shared.mode.store(Arc::new(mode));
+        let _queued_already = self.reload.try_send(());
+    }
+
+    /// How many objects of the reconciled kind, as the watch cache holds them, carry the
+    /// host's finalizer.
+    pub fn carrying_finalizer(&self) -> usize {
+        let serving = self.shared.serving.load();
+        let finalizer = serving.manifest.finalizer_name();
+        self.shared
+            .caches
+            .objects(&serving.manifest.reconciles)
+            .iter()
+            .filter(|o| o.metadata.finalizers.as_ref().is_some_and(|f| f.contains(&finalizer)))
+            .count()
     }
 
     /// Stops taking work and waits up to `grace` for reconciles in flight to finish.

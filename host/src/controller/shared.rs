@@ -77,11 +77,26 @@ impl Serving {
     }
 }
 
+/// What a controller does with the objects of its kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// The plugin is installed: objects are reconciled and, when deleted, finalized.
+    Serving,
+    /// The plugin was removed: nothing is reconciled any more, but deleted objects that carry
+    /// the host's finalizer still get their clean-up, by the last version, until no object
+    /// carries the finalizer.
+    Draining,
+    /// The plugin was removed and asked to let go: the finalizer comes off every object,
+    /// without clean-up.
+    Releasing,
+}
+
 /// State shared by the reconciles of one controller.
 pub(super) struct Shared {
     pub(super) client: Client,
     pub(super) resource: ApiResource,
     pub(super) serving: ArcSwap<Serving>,
+    pub(super) mode: ArcSwap<Mode>,
     pub(super) caches: Caches,
     pub(super) recorder: Recorder,
     pub(super) backoff: Backoff,

@@ -2,7 +2,7 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 
-use crate::contract::{HostCalls, HostError, KindRef, Manifest, ObjectRef, StateDecl, StateKind};
+use crate::contract::{HostError, KindRef, Manifest, ObjectRef, StateDecl, StateKind};
 use crate::host_api::{Fixtures, Parent};
 
 fn core(kind: &str, plural: &str) -> KindRef {

@@ -43,6 +43,7 @@ pub struct Metrics {
     plugin_loads: Family<PluginResultLabels, Counter>,
     plugin_swaps: Family<PluginResultLabels, Counter>,
     plugins_active: Gauge,
+    leader: Gauge,
 }
 
 impl Default for Metrics {
@@ -65,6 +66,7 @@ impl Metrics {
             plugin_loads: Family::default(),
             plugin_swaps: Family::default(),
             plugins_active: Gauge::default(),
+            leader: Gauge::default(),
         };
         metrics.register();
         metrics
@@ -117,6 +119,11 @@ impl Metrics {
             "plugins_active",
             "Plugins with a running controller",
             self.plugins_active.clone(),
+        );
+        registry.register(
+            "leader",
+            "1 while this instance reconciles (it holds the lease, or runs without election)",
+            self.leader.clone(),
         );
     }
 
@@ -171,6 +178,11 @@ impl Metrics {
     /// Sets the number of plugins with a running controller.
     pub fn plugins_active(&self, n: i64) {
         self.plugins_active.set(n);
+    }
+
+    /// Sets whether this instance reconciles: it leads, or runs without leader election.
+    pub fn leader(&self, leading: bool) {
+        self.leader.set(i64::from(leading));
     }
 
     /// Drops the series that would otherwise go on showing a removed plugin's last value
@@ -308,6 +320,16 @@ mod tests {
             r#"hotloop_plugin_swaps_total{plugin="site",result="swapped"} 1"#
         ));
         assert!(has_line(&metrics, "hotloop_plugins_active 1"));
+    }
+
+    #[test]
+    fn the_leader_gauge_starts_at_zero_and_follows_leadership() {
+        let metrics = Metrics::new();
+        assert!(has_line(&metrics, "hotloop_leader 0"));
+        metrics.leader(true);
+        assert!(has_line(&metrics, "hotloop_leader 1"));
+        metrics.leader(false);
+        assert!(has_line(&metrics, "hotloop_leader 0"));
     }
 
     #[test]

@@ -2,8 +2,9 @@
 //!
 //! [`serve`] answers `GET /metrics` (OpenMetrics text), `GET /healthz` (liveness: 200 while
 //! the process serves) and `GET /readyz` (readiness: 200 once [`Readiness`] is set, 503
-//! before). Every metric is named `hotloop_*` and carries the plugin's name, never its digest,
-//! so that series survive a hot swap:
+//! before; under leader election its body says `leader` or `standby`). Every metric is named
+//! `hotloop_*` and carries the plugin's name, never its digest, so that series survive a hot
+//! swap:
 //!
 //! | metric | type | labels | meaning |
 //! |---|---|---|---|
@@ -16,6 +17,7 @@
 //! | `hotloop_plugin_loads_total` | counter | `plugin`, `result` | plugin versions read from a source; `result` is `loaded`, `rejected` (it did not compile or validate) or `kind_missing` (its kind is not served by the cluster) |
 //! | `hotloop_plugin_swaps_total` | counter | `plugin`, `result` | swaps of a running plugin to a new version; `result` says whether it took, such as `swapped` |
 //! | `hotloop_plugins_active` | gauge | none | plugins with a running controller |
+//! | `hotloop_leader` | gauge | none | 1 while this instance reconciles: it holds the lease (`--leader-elect`) or runs without election; 0 while it stands by |
 //!
 //! A family appears in a scrape once something has been recorded in it.
 
@@ -24,7 +26,7 @@ mod labels;
 mod metrics;
 mod server;
 
-pub use health::Readiness;
+pub use health::{Readiness, Role};
 pub use labels::{finalize_result, reconcile_result};
 pub use metrics::{CONTENT_TYPE, Metrics};
 pub use server::serve;

@@ -10,7 +10,7 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use tokio::net::TcpListener;
 
-use super::{CONTENT_TYPE, Metrics, Readiness};
+use super::{CONTENT_TYPE, Metrics, Readiness, Role};
 
 #[derive(Debug, Clone)]
 struct Endpoints {
@@ -24,7 +24,7 @@ struct Endpoints {
 /// |---|---|
 /// | `GET /metrics` | 200, every metric in the OpenMetrics text format |
 /// | `GET /healthz` | 200 `ok` for as long as the process serves: the liveness probe |
-/// | `GET /readyz` | 200 `ok` when `readiness` is set, 503 `not ready` otherwise: the readiness probe |
+/// | `GET /readyz` | 200 when `readiness` is set, 503 `not ready` otherwise: the readiness probe; the body of a 200 is `ok`, or `ok: leader` / `ok: standby` under leader election |
 ///
 /// Other paths get 404 and other methods 405; `HEAD` is answered like `GET`, without a body.
 ///
@@ -62,7 +62,12 @@ async fn healthz() -> &'static str {
 
 async fn readyz(State(endpoints): State<Endpoints>) -> (StatusCode, &'static str) {
     if endpoints.readiness.is_ready() {
-        (StatusCode::OK, "ok")
+        let body = match endpoints.readiness.role() {
+            Role::Alone => "ok",
+            Role::Leader => "ok: leader",
+            Role::Standby => "ok: standby",
+        };
+        (StatusCode::OK, body)
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, "not ready")
     }
@@ -157,6 +162,18 @@ mod tests {
         readiness.set_ready(true);
         let response = request(server.address, "GET", "/readyz").await;
         assert_eq!((response.status, response.body.as_str()), (200, "ok"));
+    }
+
+    #[tokio::test]
+    async fn readyz_says_whether_a_ready_instance_leads_or_stands_by() {
+        let readiness = Readiness::new();
+        readiness.set_ready(true);
+        let server = start(Arc::new(Metrics::new()), readiness.clone()).await;
+        for (role, body) in [(Role::Standby, "ok: standby"), (Role::Leader, "ok: leader")] {
+            readiness.set_role(role);
+            let response = request(server.address, "GET", "/readyz").await;
+            assert_eq!((response.status, response.body.as_str()), (200, body));
+        }
     }
 
     #[tokio::test]

@@ -8,7 +8,8 @@
 //! | `hotloop.dev/host-calls` | host calls per call | calls |
 //! | `hotloop.dev/output-kib` | size of a result | KiB |
 //!
-//! A missing annotation keeps the default of [`Limits`].
+//! A missing annotation keeps the host's default (`hotloop run --default-*`, otherwise
+//! [`Limits::default`]).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -34,12 +35,15 @@ fn number(
     }
 }
 
-/// The limits the annotations ask for, on top of the defaults.
+/// The limits the annotations ask for, on top of `defaults`.
 ///
 /// # Errors
 /// The first annotation that is not a whole positive number.
-pub fn from_annotations(annotations: &BTreeMap<String, String>) -> Result<Limits, LimitError> {
-    let mut limits = Limits::default();
+pub fn from_annotations(
+    annotations: &BTreeMap<String, String>,
+    defaults: Limits,
+) -> Result<Limits, LimitError> {
+    let mut limits = defaults;
     if let Some(fuel) = number(annotations, "hotloop.dev/fuel")? {
         limits.fuel = fuel;
     }
@@ -68,19 +72,22 @@ mod tests {
 
     #[test]
     fn annotations_override_only_the_limits_they_name() {
-        let limits = from_annotations(&annotations(&[
-            ("hotloop.dev/deadline-ms", "250"),
-            ("hotloop.dev/memory-mib", "16"),
-        ]))
+        let defaults = Limits { fuel: 5_000, ..Limits::default() };
+        let limits = from_annotations(
+            &annotations(&[("hotloop.dev/deadline-ms", "250"), ("hotloop.dev/memory-mib", "16")]),
+            defaults,
+        )
         .unwrap();
         assert_eq!(limits.deadline, Duration::from_millis(250));
         assert_eq!(limits.memory_bytes, 16 << 20);
-        assert_eq!(limits.fuel, Limits::default().fuel);
+        assert_eq!(limits.fuel, 5_000, "the host's default stays where no annotation speaks");
     }
 
     #[test]
     fn a_limit_that_is_not_a_positive_number_is_named_in_the_error() {
-        let error = from_annotations(&annotations(&[("hotloop.dev/fuel", "lots")])).unwrap_err();
+        let error =
+            from_annotations(&annotations(&[("hotloop.dev/fuel", "lots")]), Limits::default())
+                .unwrap_err();
         assert_eq!(error.annotation, "hotloop.dev/fuel");
         assert!(error.to_string().contains("\"lots\""));
     }

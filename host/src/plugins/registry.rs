@@ -4,9 +4,10 @@
 //! # Guarantees
 //! A version is compiled off the async runtime and its manifest validated before it serves
 //! anything; a version that fails either is rejected (log, Warning Event on its ConfigMap)
-//! and the version already serving keeps serving. The same bytes again change nothing.
-//! A plugin whose kind is not installed is reported and retried every `kind_retry`, while
-//! the other plugins run on.
+//! and the version already serving keeps serving. The same bytes again change nothing, and
+//! the same broken bytes are not tried again. A plugin whose kind is not installed is reported
+//! and retried every `kind_retry`, while the other plugins run on. A removed plugin's
+//! controller drains (see [`super::removal`]) instead of leaving finalizers behind.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -19,22 +20,65 @@ use tokio::sync::{Mutex, mpsc};
 
 use super::limits;
 use super::sources::{Candidate, Origin};
-use crate::controller::{ControllerHandle, Serving, Settings, StartError};
+use crate::controller::{ControllerHandle, Mode, Serving, Settings, StartError};
 use crate::observe::Metrics;
 use crate::runtime::{Runtime, digest_of};
 
 /// What happened to an offered plugin version; for logs, metrics and tests.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RegistryEvent {
-    Started { plugin: String, digest: String },
-    Swapped { plugin: String, from: String, to: String },
-    Rejected { origin: String, reason: String },
-    KindMissing { plugin: String, kind: String },
+    Started {
+        plugin: String,
+        digest: String,
+    },
+    Swapped {
+        plugin: String,
+        from: String,
+        to: String,
+    },
+    Rejected {
+        origin: String,
+        reason: String,
+    },
+    KindMissing {
+        plugin: String,
+        kind: String,
+    },
+    /// The plugin's source went away; its controller drains or releases.
+    Removed {
+        plugin: String,
+        release: bool,
+    },
+    /// No object carries a removed plugin's finalizer any more; its controller stopped.
+    Drained {
+        plugin: String,
+    },
 }
 
-struct Entry {
-    handle: ControllerHandle,
-    origin: Origin,
+pub(super) struct Entry {
+    pub(super) handle: ControllerHandle,
+    pub(super) origin: Origin,
+    /// Tells this controller from an earlier one of the same plugin.
+    pub(super) id: u64,
+}
+
+/// The controllers of the registry.
+#[derive(Default)]
+pub(super) struct Controllers {
+    /// Serving, by plugin name.
+    pub(super) active: HashMap<String, Entry>,
+    /// Removed (or moved to another kind), while objects still carry their finalizer.
+    pub(super) draining: Vec<Entry>,
+    /// The digest last rejected from each origin.
+    rejected: HashMap<Origin, String>,
+    next_id: u64,
+}
+
+impl Controllers {
+    fn entry(&mut self, handle: ControllerHandle, origin: Origin) -> Entry {
+        self.next_id += 1;
+        Entry { handle, origin, id: self.next_id }
+    }
 }
 
 /// Keeps one controller per plugin name.
@@ -45,8 +89,9 @@ pub struct Registry {
     reporter: Reporter,
     recorder: Recorder,
     kind_retry: Duration,
-    controllers: Mutex<HashMap<String, Entry>>,
-    metrics: Arc<Metrics>,
+    pub(super) drain_poll: Duration,
+    pub(super) controllers: Mutex<Controllers>,
+    pub(super) metrics: Arc<Metrics>,
     notify: Option<mpsc::UnboundedSender<RegistryEvent>>,
 }
 
@@ -72,19 +117,20 @@ impl Registry {
             settings,
             reporter,
             kind_retry: Duration::from_secs(10),
-            controllers: Mutex::new(HashMap::new()),
+            drain_poll: Duration::from_secs(1),
+            controllers: Mutex::new(Controllers::default()),
             metrics,
             notify,
         })
     }
 
-    fn tell(&self, event: RegistryEvent) {
+    pub(super) fn tell(&self, event: RegistryEvent) {
         if let Some(notify) = &self.notify {
             let _receiver_gone = notify.send(event);
         }
     }
 
-    async fn event(
+    pub(super) async fn event(
         &self,
         about: Option<&ObjectReference>,
         type_: EventType,
@@ -100,12 +146,26 @@ impl Registry {
             secondary: None,
         };
         if let Err(error) = self.recorder.publish(&event, reference).await {
-            tracing::warn!(%error, reason, "could not record an event on the plugin's ConfigMap");
+            tracing::warn!(%error, reason, "could not record an event on the plugin's source");
         }
     }
 
-    async fn reject(&self, origin: &Origin, about: Option<&ObjectReference>, reason: String) {
-        tracing::warn!(origin = %origin, %reason, "plugin version rejected; the version serving before keeps serving");
+    async fn reject(
+        &self,
+        origin: &Origin,
+        digest: String,
+        about: Option<&ObjectReference>,
+        reason: String,
+    ) {
+        tracing::warn!(origin = %origin, %digest, %reason, "plugin version rejected; the version serving before keeps serving");
+        {
+            let mut controllers = self.controllers.lock().await;
+            controllers.rejected.insert(origin.clone(), digest);
+            let serving = controllers.active.iter().find(|(_, e)| e.origin == *origin);
+            if let Some((name, _)) = serving {
+                self.metrics.plugin_swap(name, "rejected");
+            }
+        }
         self.metrics.plugin_load(&origin.to_string(), "rejected");
         self.event(about, EventType::Warning, "PluginRejected", reason.clone()).await;
         self.tell(RegistryEvent::Rejected { origin: origin.to_string(), reason });
@@ -115,21 +175,26 @@ impl Registry {
     /// `about` is the ConfigMap it came from, for Events.
     pub async fn offer(self: &Arc<Self>, candidate: Candidate, about: Option<ObjectReference>) {
         let origin = candidate.origin.clone();
-        let limits = match limits::from_annotations(&candidate.annotations) {
-            Ok(limits) => limits,
-            Err(error) => return self.reject(&origin, about.as_ref(), error.to_string()).await,
-        };
         let digest = digest_of(&candidate.bytes);
         {
             let controllers = self.controllers.lock().await;
-            let same = controllers
+            let serving = controllers
+                .active
                 .values()
                 .any(|e| e.origin == origin && e.handle.serving().identity.digest == digest);
-            if same {
+            if serving || controllers.rejected.get(&origin) == Some(&digest) {
                 tracing::debug!(origin = %origin, %digest, "same plugin bytes again; nothing to do");
                 return;
             }
         }
+        let limits =
+            match limits::from_annotations(&candidate.annotations, self.runtime.default_limits()) {
+                Ok(limits) => limits,
+                Err(error) => {
+                    let reason = format!("{origin}: {error}");
+                    return self.reject(&origin, digest, about.as_ref(), reason).await;
+                }
+            };
         let runtime = self.runtime.clone();
         let loaded =
             tokio::task::spawn_blocking(move || runtime.load(&candidate.bytes, limits)).await;
@@ -137,12 +202,14 @@ impl Registry {
             Ok(Ok(plugin)) => plugin,
             Ok(Err(error)) => {
                 let reason = format!("{origin}: {:#}", anyhow::Error::from(error));
-                return self.reject(&origin, about.as_ref(), reason).await;
+                return self.reject(&origin, digest, about.as_ref(), reason).await;
             }
             Err(error) => {
-                return self.reject(&origin, about.as_ref(), format!("{origin}: {error}")).await;
+                let reason = format!("{origin}: {error}");
+                return self.reject(&origin, digest, about.as_ref(), reason).await;
             }
         };
+        self.controllers.lock().await.rejected.remove(&origin);
         let serving = Serving::new(Arc::new(plugin));
         self.install(serving, origin, about).await;
     }
@@ -155,12 +222,42 @@ impl Registry {
     ) {
         let name = serving.manifest.name.clone();
         let mut controllers = self.controllers.lock().await;
-        if let Some(entry) = controllers.get(&name) {
+        // A plugin that comes back while its controller drains takes that controller back.
+        if !controllers.active.contains_key(&name) {
+            let back = controllers.draining.iter().position(|e| {
+                let before = e.handle.serving();
+                before.manifest.name == name
+                    && before.manifest.reconciles == serving.manifest.reconciles
+            });
+            if let Some(index) = back {
+                let entry = controllers.draining.remove(index);
+                entry.handle.set_mode(Mode::Serving);
+                tracing::info!(plugin = %name, "plugin is back; its draining controller serves again");
+                controllers.active.insert(name.clone(), entry);
+            }
+        }
+        // Another plugin that came from the same place is replaced: it drains.
+        let replaced: Vec<String> = controllers
+            .active
+            .iter()
+            .filter(|(other, e)| **other != name && e.origin == origin)
+            .map(|(other, _)| other.clone())
+            .collect();
+        for other in replaced {
+            if let Some(entry) = controllers.active.remove(&other) {
+                self.drain(&mut controllers, entry, Mode::Draining);
+            }
+        }
+        if let Some(entry) = controllers.active.get_mut(&name) {
             let before = entry.handle.serving();
-            if before.manifest.reconciles == serving.manifest.reconciles
+            let same_kinds = before.manifest.reconciles == serving.manifest.reconciles
                 && before.manifest.owns == serving.manifest.owns
-                && before.manifest.reads == serving.manifest.reads
-            {
+                && before.manifest.reads == serving.manifest.reads;
+            if same_kinds {
+                entry.origin = origin;
+                if before.identity.digest == serving.identity.digest {
+                    return;
+                }
                 let note = format!(
                     "plugin {name} swapped from {} ({}) to {} ({})",
                     before.identity.version,
@@ -176,17 +273,25 @@ impl Registry {
                 };
                 entry.handle.swap(serving);
                 self.metrics.plugin_swap(&name, "swapped");
-                if let Some(entry) = controllers.get_mut(&name) {
-                    entry.origin = origin;
-                }
                 drop(controllers);
                 self.event(about.as_ref(), EventType::Normal, "PluginSwapped", note).await;
                 self.tell(swapped);
                 return;
             }
-            // Another kind: stop the old controller and start afresh below.
-            if let Some(old) = controllers.remove(&name) {
-                old.handle.stop(Duration::from_secs(30)).await;
+            if let Some(old) = controllers.active.remove(&name) {
+                if old.handle.serving().manifest.reconciles == serving.manifest.reconciles {
+                    // Same kind, other owned or read kinds: the new controller takes over
+                    // the objects, finalizers included; the old one stops.
+                    drop(controllers);
+                    old.handle.stop(Duration::from_secs(30)).await;
+                } else {
+                    // Another kind: the old kind's objects still need their clean-up.
+                    tracing::info!(plugin = %name, from = %old.handle.serving().manifest.reconciles, to = %serving.manifest.reconciles, "plugin now reconciles another kind; the old kind's controller drains");
+                    self.drain(&mut controllers, old, Mode::Draining);
+                    drop(controllers);
+                }
+                self.metrics.plugin_swap(&name, "restarted");
+                return self.start(serving, origin, about).await;
             }
         }
         drop(controllers);
@@ -224,8 +329,12 @@ impl Registry {
             Ok(handle) => {
                 let active = {
                     let mut controllers = self.controllers.lock().await;
-                    controllers.insert(name.clone(), Entry { handle, origin });
-                    controllers.len()
+                    let entry = controllers.entry(handle, origin);
+                    if let Some(earlier) = controllers.active.insert(name.clone(), entry) {
+                        // Two versions started at once; the later one serves.
+                        tokio::spawn(earlier.handle.stop(Duration::from_secs(30)));
+                    }
+                    controllers.active.len()
                 };
                 self.metrics.plugin_load(&name, "loaded");
                 self.metrics.plugins_active(i64::try_from(active).unwrap_or(i64::MAX));
@@ -258,15 +367,21 @@ impl Registry {
     pub async fn serving(&self) -> Vec<(String, String)> {
         let controllers = self.controllers.lock().await;
         controllers
+            .active
             .iter()
             .map(|(name, e)| (name.clone(), e.handle.serving().identity.digest.clone()))
             .collect()
     }
 
-    /// Stops every controller, letting reconciles in flight finish within `grace`.
+    /// Stops every controller, draining ones too, letting reconciles in flight finish
+    /// within `grace`.
     pub async fn stop_all(&self, grace: Duration) {
-        let controllers: Vec<Entry> =
-            self.controllers.lock().await.drain().map(|(_, e)| e).collect();
-        futures::future::join_all(controllers.into_iter().map(|e| e.handle.stop(grace))).await;
+        let entries: Vec<Entry> = {
+            let mut controllers = self.controllers.lock().await;
+            let mut entries: Vec<Entry> = controllers.active.drain().map(|(_, e)| e).collect();
+            entries.append(&mut controllers.draining);
+            entries
+        };
+        futures::future::join_all(entries.into_iter().map(|e| e.handle.stop(grace))).await;
     }
 }

@@ -13,6 +13,10 @@ use tokio::sync::mpsc;
 /// The label that marks a ConfigMap as holding plugins.
 pub const PLUGIN_LABEL: &str = "hotloop.dev/plugin";
 
+/// The label selector of plugin ConfigMaps unless `hotloop run --plugin-selector` says
+/// otherwise.
+pub const DEFAULT_PLUGIN_SELECTOR: &str = "hotloop.dev/plugin=true";
+
 /// Where a plugin's bytes were found.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Origin {
@@ -39,14 +43,22 @@ pub struct Candidate {
     pub annotations: BTreeMap<String, String>,
 }
 
-/// Every `.wasm` file directly inside `dir`.
+/// Whether `path` names a plugin: a file ending in `.wasm` whose name does not start with a
+/// dot (editors and copy tools write their temporary files under such names).
+fn is_plugin_file(path: &Path) -> bool {
+    let visible =
+        path.file_name().and_then(|name| name.to_str()).is_some_and(|name| !name.starts_with('.'));
+    visible && path.extension().is_some_and(|ext| ext == "wasm") && path.is_file()
+}
+
+/// Every `.wasm` file directly inside `dir` (see [`is_plugin_file`]).
 ///
 /// # Errors
 /// When the directory cannot be read. Unreadable files are logged and skipped.
 pub fn read_dir(dir: &Path) -> std::io::Result<Vec<Candidate>> {
     let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)?
         .filter_map(|entry| entry.ok().map(|entry| entry.path()))
-        .filter(|path| path.extension().is_some_and(|ext| ext == "wasm") && path.is_file())
+        .filter(|path| is_plugin_file(path))
         .collect();
     paths.sort();
     Ok(paths
@@ -87,15 +99,20 @@ fn candidates(config_map: &ConfigMap) -> Vec<Candidate> {
 pub enum ConfigMapChange {
     /// The ConfigMap was created or changed: its current plugins.
     Applied { config_map: Box<ConfigMap>, plugins: Vec<Candidate> },
-    /// The ConfigMap is gone.
-    Deleted { namespace: String, name: String },
+    /// The ConfigMap is gone; its last known state.
+    Deleted { config_map: Box<ConfigMap> },
 }
 
-/// Watches the plugin ConfigMaps of `namespace` through the API (no volume mount, no
-/// kubelet delay) and sends each change. Runs until the receiver is dropped.
-pub fn watch_config_maps(client: Client, namespace: &str) -> mpsc::Receiver<ConfigMapChange> {
+/// Watches the ConfigMaps of `namespace` that `selector` (a label selector) picks, through
+/// the API (no volume mount, no kubelet delay), and sends each change. Runs until the receiver
+/// is dropped.
+pub fn watch_config_maps(
+    client: Client,
+    namespace: &str,
+    selector: &str,
+) -> mpsc::Receiver<ConfigMapChange> {
     let api: Api<ConfigMap> = Api::namespaced(client, namespace);
-    let config = watcher::Config::default().labels(&format!("{PLUGIN_LABEL}=true"));
+    let config = watcher::Config::default().labels(selector);
     let (sender, receiver) = mpsc::channel(16);
     tokio::spawn(async move {
         let mut events = std::pin::pin!(watcher(api, config).default_backoff());
@@ -105,10 +122,9 @@ pub fn watch_config_maps(client: Client, namespace: &str) -> mpsc::Receiver<Conf
                     let plugins = candidates(&cm);
                     vec![ConfigMapChange::Applied { config_map: Box::new(cm), plugins }]
                 }
-                Ok(watcher::Event::Delete(cm)) => vec![ConfigMapChange::Deleted {
-                    namespace: cm.metadata.namespace.unwrap_or_default(),
-                    name: cm.metadata.name.unwrap_or_default(),
-                }],
+                Ok(watcher::Event::Delete(cm)) => {
+                    vec![ConfigMapChange::Deleted { config_map: Box::new(cm) }]
+                }
                 Ok(watcher::Event::Init | watcher::Event::InitDone) => vec![],
                 Err(error) => {
                     tracing::warn!(%error, "watching plugin ConfigMaps failed; retrying");

@@ -31,11 +31,18 @@ pub struct RuntimeConfig {
     pub max_memory_bytes: usize,
     /// Where precompiled artifacts are kept across restarts; `None` keeps them in memory only.
     pub cache_dir: Option<PathBuf>,
+    /// The limits of a plugin that asks for no others. Default: [`Limits::default`].
+    pub default_limits: Limits,
 }
 
 impl Default for RuntimeConfig {
     fn default() -> Self {
-        RuntimeConfig { max_concurrent_calls: 64, max_memory_bytes: 256 << 20, cache_dir: None }
+        RuntimeConfig {
+            max_concurrent_calls: 64,
+            max_memory_bytes: 256 << 20,
+            cache_dir: None,
+            default_limits: Limits::default(),
+        }
     }
 }
 
@@ -124,6 +131,11 @@ impl Runtime {
         Ok(Runtime {
             inner: Arc::new(RuntimeInner { engine, linker, config, calls, cache, ticker }),
         })
+    }
+
+    /// The limits of a plugin that asks for no others.
+    pub fn default_limits(&self) -> Limits {
+        self.inner.config.default_limits
     }
 
     /// Compiles (or takes from the cache) a plugin, reads and validates its manifest.

@@ -47,3 +47,33 @@ pub fn plugin(name: &str) -> PathBuf {
 pub fn plugin_bytes(name: &str) -> Vec<u8> {
     std::fs::read(plugin(name)).expect("plugin component was built")
 }
+
+/// The `swap-probe` test plugin in one of its two versions (`"v1"` or `"v2"`), each built
+/// once per test binary and kept under its own name: both versions build to the same file.
+pub fn swap_probe(variant: &str) -> PathBuf {
+    static BUILT: std::sync::Mutex<Vec<(String, PathBuf)>> = std::sync::Mutex::new(Vec::new());
+    let mut built = BUILT.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some((_, path)) = built.iter().find(|(v, _)| v == variant) {
+        return path.clone();
+    }
+    let target = target_dir();
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut command = Command::new(cargo);
+    command
+        .args(["build", "--quiet", "--profile", "plugin", "--target", "wasm32-wasip2"])
+        .args(["-p", "swap-probe"])
+        .arg("--target-dir")
+        .arg(&target)
+        .current_dir(env!("CARGO_MANIFEST_DIR"));
+    if variant == "v2" {
+        command.args(["--features", "swap-probe/v2"]);
+    }
+    let status = command.status().expect("cargo runs");
+    assert!(status.success(), "building swap-probe {variant} failed");
+    let out = target.join("wasm32-wasip2").join("plugin");
+    let kept = out.join("variants").join(format!("swap_probe_{variant}.wasm"));
+    std::fs::create_dir_all(kept.parent().expect("a parent")).expect("variants directory");
+    std::fs::copy(out.join("swap_probe.wasm"), &kept).expect("keep the variant");
+    built.push((variant.to_owned(), kept.clone()));
+    kept
+}

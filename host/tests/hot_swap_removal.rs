@@ -1,0 +1,124 @@
+//! Removing a plugin leaves no finalizer stuck, and the plugins directory hot swaps too;
+//! against a real control plane.
+
+mod common;
+mod swap;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use hotloop::plugins::{ON_REMOVAL_ANNOTATION, RegistryEvent, follow_dir};
+use hotloop_testenv::eventually;
+use kube::api::{DeleteParams, ListParams};
+use swap::*;
+
+#[tokio::test]
+async fn removing_the_plugin_while_probes_are_deleted_leaves_no_finalizer_stuck() {
+    let _alone = ONE_AT_A_TIME.lock().await;
+    let namespace = CLUSTER.namespace().await.expect("a namespace");
+    let mut operator = Operator::start(&namespace, true);
+    let api = probe_api(&namespace);
+    let v1 = std::fs::read(common::swap_probe("v1")).expect("v1");
+    put_plugin(&namespace, "probe-plugin", v1, BTreeMap::new()).await;
+    create_probes(&api, 20).await;
+    all_settled_by(&api, 20, "v1").await;
+
+    // Half the probes are being deleted when the plugin goes away.
+    for i in 0..10 {
+        api.delete(&probe_name(i), &DeleteParams::default()).await.expect("delete a probe");
+    }
+    delete_config_map(&namespace, "probe-plugin").await;
+    let removed =
+        operator.report("the removal", |r| matches!(r, RegistryEvent::Removed { .. })).await;
+    assert_eq!(removed, RegistryEvent::Removed { plugin: "swap-probe".into(), release: false });
+    assert!(operator.registry.serving().await.is_empty(), "nothing serves after the removal");
+    eventually("the deleted probes are gone", || async {
+        let left = api.list(&ListParams::default()).await.map_err(|e| e.to_string())?;
+        if left.items.len() == 10 {
+            Ok(())
+        } else {
+            Err(format!("{} probes left", left.items.len()))
+        }
+    })
+    .await;
+
+    // The others are no longer reconciled, but keep their finalizer and can still be deleted.
+    set_value(&api, &probe_name(15), 99).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let unchanged = api.get(&probe_name(15)).await.expect("probe 15");
+    assert_eq!(status(&unchanged)["echo"], 15, "a removed plugin reconciles nothing");
+    assert_eq!(finalizers(&unchanged), vec!["hotloop.dev/swap-probe".to_owned()]);
+    for i in 10..20 {
+        api.delete(&probe_name(i), &DeleteParams::default()).await.expect("delete a probe");
+    }
+    all_gone(&api).await;
+    operator.report("the controller drained", |r| matches!(r, RegistryEvent::Drained { .. })).await;
+    let finalized = events_by_object(&namespace, "Finalized").await;
+    for i in 0..20 {
+        assert_eq!(finalized.get(&probe_name(i)), Some(&1), "probe {i} ran its clean-up once");
+    }
+    let note = config_map_event(&namespace, "probe-plugin", "PluginRemoved").await;
+    assert!(note.contains("swap-probe") && note.contains(ON_REMOVAL_ANNOTATION), "{note}");
+}
+
+#[tokio::test]
+async fn a_plugin_removed_with_release_lets_go_of_its_probes_without_clean_up() {
+    let _alone = ONE_AT_A_TIME.lock().await;
+    let namespace = CLUSTER.namespace().await.expect("a namespace");
+    let mut operator = Operator::start(&namespace, true);
+    let api = probe_api(&namespace);
+    let v1 = std::fs::read(common::swap_probe("v1")).expect("v1");
+    let release = BTreeMap::from([(ON_REMOVAL_ANNOTATION.to_owned(), "release".to_owned())]);
+    put_plugin(&namespace, "probe-plugin", v1, release).await;
+    create_probes(&api, 5).await;
+    all_settled_by(&api, 5, "v1").await;
+
+    delete_config_map(&namespace, "probe-plugin").await;
+    let removed =
+        operator.report("the removal", |r| matches!(r, RegistryEvent::Removed { .. })).await;
+    assert_eq!(removed, RegistryEvent::Removed { plugin: "swap-probe".into(), release: true });
+    operator.report("the controller drained", |r| matches!(r, RegistryEvent::Drained { .. })).await;
+    let left = api.list(&ListParams::default()).await.expect("list probes");
+    assert_eq!(left.items.len(), 5, "releasing deletes nothing");
+    assert!(left.items.iter().all(|p| finalizers(p).is_empty()), "every finalizer is released");
+    let released = events_by_object(&namespace, "FinalizerReleased").await;
+    assert_eq!(released.len(), 5, "a Warning Event on each released probe: {released:?}");
+    for i in 0..5 {
+        api.delete(&probe_name(i), &DeleteParams::default()).await.expect("delete a probe");
+    }
+    all_gone(&api).await;
+    assert!(events_by_object(&namespace, "Finalized").await.is_empty(), "no clean-up ran");
+}
+
+#[tokio::test]
+async fn the_plugins_directory_swaps_on_a_rename_into_place_and_removes_on_delete() {
+    let _alone = ONE_AT_A_TIME.lock().await;
+    let namespace = CLUSTER.namespace().await.expect("a namespace");
+    let mut operator = Operator::start(&namespace, false);
+    let api = probe_api(&namespace);
+    let dir = tempfile::tempdir().expect("a plugins directory");
+    let installed = dir.path().join("swap-probe.wasm");
+    std::fs::copy(common::swap_probe("v1"), &installed).expect("install v1");
+    let _following = follow_dir(operator.registry.clone(), dir.path(), Duration::from_millis(150))
+        .await
+        .expect("follow the directory");
+    operator.report("v1 started", |r| matches!(r, RegistryEvent::Started { .. })).await;
+    create_probes(&api, 10).await;
+    all_settled_by(&api, 10, "v1").await;
+
+    // An editor's way of saving: a hidden temporary file, renamed over the plugin.
+    let temporary = dir.path().join(".swap-probe.wasm.partial");
+    std::fs::copy(common::swap_probe("v2"), &temporary).expect("write v2 beside");
+    std::fs::rename(&temporary, &installed).expect("rename into place");
+    operator.report("the swap to v2", |r| matches!(r, RegistryEvent::Swapped { .. })).await;
+    all_settled_by(&api, 10, "v2").await;
+
+    std::fs::remove_file(&installed).expect("remove the plugin");
+    operator.report("the removal", |r| matches!(r, RegistryEvent::Removed { .. })).await;
+    for i in 0..10 {
+        api.delete(&probe_name(i), &DeleteParams::default()).await.expect("delete a probe");
+    }
+    all_gone(&api).await;
+    let warnings = probe_warnings(&namespace).await;
+    assert!(warnings.is_empty(), "no reconcile failed: {warnings:?}");
+}
