@@ -8,6 +8,7 @@ mod reconcile;
 mod removal;
 mod run;
 mod shared;
+mod workers;
 mod writes;
 
 pub use backoff::Backoff;

@@ -62,8 +62,17 @@ pub(super) async fn reconcile(
     object: Arc<DynamicObject>,
     shared: Arc<Shared>,
 ) -> Result<Action, ReconcileError> {
+    let plugin = shared.serving.load().manifest.name.clone();
+    let mut stopping = shared.stopping.clone();
+    let Some(_worker) = shared.workers.turn(&shared.metrics, &plugin, &mut stopping).await else {
+        // The controller stops; the object is looked at again by whoever runs next.
+        return Ok(Action::await_change());
+    };
+    // The version that serves when the work starts is the one that does it, to the end.
     let serving = shared.serving.load_full();
-    let mut object = (*object).clone();
+    let Some(mut object) = latest(&shared, &serving, &object) else {
+        return Ok(Action::await_change()); // gone while it waited
+    };
     let mut trigger = trigger_of(&object);
     for _ in 0..MAX_STEPS {
         match step(&shared, &serving, object, trigger).await? {
@@ -75,6 +84,18 @@ pub(super) async fn reconcile(
         }
     }
     Ok(Action::requeue(Duration::ZERO))
+}
+
+/// The object as the watch cache holds it now: it may have changed while it waited for a
+/// worker. `None` when it is gone.
+fn latest(shared: &Shared, serving: &Serving, queued: &DynamicObject) -> Option<DynamicObject> {
+    let name = queued.metadata.name.as_deref().unwrap_or_default();
+    let namespace = queued.metadata.namespace.as_deref();
+    match shared.caches.get(&serving.manifest.reconciles, namespace, name) {
+        Ok(found) => found.map(|object| (*object).clone()),
+        // No cache of the kind (a host bug): work on the object as it was queued.
+        Err(_) => Some(queued.clone()),
+    }
 }
 
 /// Why the object is being looked at, as far as the object itself tells.

@@ -24,6 +24,7 @@ use tokio::task::JoinHandle;
 use super::backoff::Backoff;
 use super::reconcile::{ReconcileError, reconcile};
 use super::shared::{Mode, Serving, Settings, Shared};
+use super::workers::Workers;
 use crate::contract::KindRef;
 use crate::host_api::{CHILD_LABEL, Caches};
 use crate::observe::Metrics;
@@ -83,8 +84,10 @@ impl ControllerHandle {
         let resource = resolve(&client, &manifest.reconciles).await?;
         let main_api: Api<DynamicObject> = Api::all_with(client.clone(), &resource);
         let mut controller =
+            // No limit here: the workers of `Shared` limit concurrency, where the objects
+            // waiting for one can be counted (see `workers`).
             Controller::new_with(main_api, watcher::Config::default(), resource.clone())
-                .with_config(Config::default().concurrency(settings.concurrency));
+                .with_config(Config::default().concurrency(0));
         let mut caches = vec![(manifest.reconciles.clone(), resource.clone(), controller.store())];
         let children =
             watcher::Config::default().labels(&format!("{CHILD_LABEL}={}", manifest.name));
@@ -114,6 +117,8 @@ impl ControllerHandle {
         let (reload, reload_requests) = mpsc::channel::<()>(1);
         let (shutdown, mut shutdown_requested) = watch::channel(false);
         let shared = Arc::new(Shared {
+            workers: Workers::new(settings.concurrency),
+            stopping: shutdown_requested.clone(),
             recorder: Recorder::new(client.clone(), reporter),
             client,
             resource,

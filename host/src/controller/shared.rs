@@ -10,6 +10,7 @@ use kube::runtime::events::Recorder;
 
 use super::backoff::Backoff;
 use super::decide::PluginIdentity;
+use super::workers::Workers;
 use crate::contract::{Handler, Manifest};
 use crate::host_api::Caches;
 use crate::observe::Metrics;
@@ -102,4 +103,7 @@ pub(super) struct Shared {
     pub(super) backoff: Backoff,
     pub(super) settings: Settings,
     pub(super) metrics: Arc<Metrics>,
+    pub(super) workers: Workers,
+    /// Becomes `true` when the controller begins to stop.
+    pub(super) stopping: tokio::sync::watch::Receiver<bool>,
 }

@@ -55,6 +55,21 @@ impl Caches {
     pub fn objects(&self, kind: &KindRef) -> Vec<Arc<DynamicObject>> {
         self.stores.get(&key(kind)).map(|(_, store)| store.state()).unwrap_or_default()
     }
+
+    /// The object of `kind` named `name` (in `namespace`), as the cache holds it now.
+    pub fn get(
+        &self,
+        kind: &KindRef,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Result<Option<Arc<DynamicObject>>, HostError> {
+        let (ar, store) = self.find(kind)?;
+        let mut cache_key = CacheKey::new_with(name, ar.clone());
+        if let Some(namespace) = namespace {
+            cache_key = cache_key.within(namespace);
+        }
+        Ok(store.get(&cache_key))
+    }
 }
 
 /// Host calls against the cluster, for one reconciled object.
@@ -164,12 +179,7 @@ impl Backend for ClusterBackend {
         namespace: Option<&str>,
         name: &str,
     ) -> Result<Option<Value>, HostError> {
-        let (ar, store) = self.caches.find(kind)?;
-        let mut cache_key = CacheKey::new_with(name, ar.clone());
-        if let Some(namespace) = namespace {
-            cache_key = cache_key.within(namespace);
-        }
-        store.get(&cache_key).map(|object| to_json(&object)).transpose()
+        self.caches.get(kind, namespace, name)?.map(|object| to_json(&object)).transpose()
     }
 
     fn list(
