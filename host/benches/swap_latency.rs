@@ -38,7 +38,7 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 async fn main() {
     let swaps: usize = argument("--swaps").and_then(|n| n.parse().ok()).unwrap_or(40);
     let namespace = CLUSTER.namespace().await.expect("a namespace");
-    let mut operator = Operator::start(&namespace, true);
+    let mut operator = Operator::start(&namespace, true).await;
     let api = probe_api(&namespace);
     let versions = [
         std::fs::read(common::swap_probe("v1")).expect("v1"),

@@ -329,7 +329,7 @@ fn the_host_is_granted_only_what_it_calls() {
         })
         .collect();
     let expected: BTreeSet<String> = [
-        r#"Role [""] ["configmaps"] ["list", "watch"] []"#,
+        r#"Role [""] ["configmaps"] ["create", "delete", "list", "patch", "watch"] []"#,
         r#"ClusterRole ["events.k8s.io"] ["events"] ["create", "patch"] []"#,
         r#"Role ["coordination.k8s.io"] ["leases"] ["create"] []"#,
         r#"Role ["coordination.k8s.io"] ["leases"] ["get", "patch"] ["hotloop"]"#,

@@ -47,7 +47,7 @@ fn record_statuses(api: kube::Api<DynamicObject>) -> (Seen, tokio::task::JoinHan
 async fn version_2_takes_over_200_changing_probes_and_a_broken_version_3_is_rejected() {
     let _alone = ONE_AT_A_TIME.lock().await;
     let namespace = CLUSTER.namespace().await.expect("a namespace");
-    let mut operator = Operator::start(&namespace, true);
+    let mut operator = Operator::start(&namespace, true).await;
     let api = probe_api(&namespace);
     let v1 = std::fs::read(common::swap_probe("v1")).expect("v1");
     let v2 = std::fs::read(common::swap_probe("v2")).expect("v2");

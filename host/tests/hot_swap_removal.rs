@@ -16,7 +16,7 @@ use swap::*;
 async fn removing_the_plugin_while_probes_are_deleted_leaves_no_finalizer_stuck() {
     let _alone = ONE_AT_A_TIME.lock().await;
     let namespace = CLUSTER.namespace().await.expect("a namespace");
-    let mut operator = Operator::start(&namespace, true);
+    let mut operator = Operator::start(&namespace, true).await;
     let api = probe_api(&namespace);
     let v1 = std::fs::read(common::swap_probe("v1")).expect("v1");
     put_plugin(&namespace, "probe-plugin", v1, BTreeMap::new()).await;
@@ -59,13 +59,78 @@ async fn removing_the_plugin_while_probes_are_deleted_leaves_no_finalizer_stuck(
     }
     let note = config_map_event(&namespace, "probe-plugin", "PluginRemoved").await;
     assert!(note.contains("swap-probe") && note.contains(ON_REMOVAL_ANNOTATION), "{note}");
+    no_drain_records(&namespace).await;
+}
+
+#[tokio::test]
+async fn a_removed_plugin_drains_on_after_the_host_restarts() {
+    let _alone = ONE_AT_A_TIME.lock().await;
+    let namespace = CLUSTER.namespace().await.expect("a namespace");
+    let mut first = Operator::start(&namespace, true).await;
+    let api = probe_api(&namespace);
+    let v1 = std::fs::read(common::swap_probe("v1")).expect("v1");
+    put_plugin(&namespace, "probe-plugin", v1, BTreeMap::new()).await;
+    create_probes(&api, 5).await;
+    all_settled_by(&api, 5, "v1").await;
+
+    delete_config_map(&namespace, "probe-plugin").await;
+    first.report("the removal", |r| matches!(r, RegistryEvent::Removed { .. })).await;
+    eventually("the removed version is kept in a drain record", || async {
+        let records = drain_records(&namespace).await;
+        if records.len() == 1 { Ok(()) } else { Err(records) }
+    })
+    .await;
+    first.stop().await;
+
+    // A new host, with no ConfigMap of the plugin left, finds the record and drains on.
+    let mut second = Operator::start(&namespace, true).await;
+    for i in 0..5 {
+        api.delete(&probe_name(i), &DeleteParams::default()).await.expect("delete a probe");
+    }
+    all_gone(&api).await;
+    second.report("the controller drained", |r| matches!(r, RegistryEvent::Drained { .. })).await;
+    let finalized = events_by_object(&namespace, "Finalized").await;
+    for i in 0..5 {
+        assert_eq!(finalized.get(&probe_name(i)), Some(&1), "probe {i} ran its clean-up once");
+    }
+    no_drain_records(&namespace).await;
+}
+
+#[tokio::test]
+async fn a_plugin_installed_again_takes_over_from_its_drain_record() {
+    let _alone = ONE_AT_A_TIME.lock().await;
+    let namespace = CLUSTER.namespace().await.expect("a namespace");
+    let mut operator = Operator::start(&namespace, true).await;
+    let api = probe_api(&namespace);
+    let v1 = std::fs::read(common::swap_probe("v1")).expect("v1");
+    put_plugin(&namespace, "probe-plugin", v1.clone(), BTreeMap::new()).await;
+    create_probes(&api, 3).await;
+    all_settled_by(&api, 3, "v1").await;
+    delete_config_map(&namespace, "probe-plugin").await;
+    operator.report("the removal", |r| matches!(r, RegistryEvent::Removed { .. })).await;
+    eventually("a drain record is written", || async {
+        let records = drain_records(&namespace).await;
+        if records.len() == 1 { Ok(()) } else { Err(records) }
+    })
+    .await;
+
+    put_plugin(&namespace, "probe-plugin", v1, BTreeMap::new()).await;
+    no_drain_records(&namespace).await;
+    set_value(&api, &probe_name(1), 41).await;
+    all_settled_by(&api, 3, "v1").await;
+    assert_eq!(operator.registry.serving().await.len(), 1, "the plugin serves again");
+    // Probes left behind would keep other tests' draining controllers waiting.
+    for i in 0..3 {
+        api.delete(&probe_name(i), &DeleteParams::default()).await.expect("delete a probe");
+    }
+    all_gone(&api).await;
 }
 
 #[tokio::test]
 async fn a_plugin_removed_with_release_lets_go_of_its_probes_without_clean_up() {
     let _alone = ONE_AT_A_TIME.lock().await;
     let namespace = CLUSTER.namespace().await.expect("a namespace");
-    let mut operator = Operator::start(&namespace, true);
+    let mut operator = Operator::start(&namespace, true).await;
     let api = probe_api(&namespace);
     let v1 = std::fs::read(common::swap_probe("v1")).expect("v1");
     let release = BTreeMap::from([(ON_REMOVAL_ANNOTATION.to_owned(), "release".to_owned())]);
@@ -94,7 +159,7 @@ async fn a_plugin_removed_with_release_lets_go_of_its_probes_without_clean_up() 
 async fn the_plugins_directory_swaps_on_a_rename_into_place_and_removes_on_delete() {
     let _alone = ONE_AT_A_TIME.lock().await;
     let namespace = CLUSTER.namespace().await.expect("a namespace");
-    let mut operator = Operator::start(&namespace, false);
+    let mut operator = Operator::start(&namespace, false).await;
     let api = probe_api(&namespace);
     let dir = tempfile::tempdir().expect("a plugins directory");
     let installed = dir.path().join("swap-probe.wasm");

@@ -152,6 +152,14 @@ async fn operate(args: &Args) -> anyhow::Result<()> {
         return Ok(());
     };
     let registry = Registry::new(engine, client.clone(), settings, reporter, metrics, None);
+    // Before the sources: a removed plugin that is still there takes its draining one back.
+    let resumed = registry
+        .resume_draining(&args.namespace)
+        .await
+        .context("cannot read the drain records of removed plugins")?;
+    if resumed > 0 {
+        tracing::info!(plugins = resumed, "draining plugins removed before this start");
+    }
     let _following_dir = match &args.plugins_dir {
         Some(dir) => Some(follow_dir(registry.clone(), dir, DIR_DEBOUNCE).await?),
         None => None,

@@ -83,12 +83,27 @@ impl ControllerHandle {
         let manifest = serving.manifest.clone();
         let resource = resolve(&client, &manifest.reconciles).await?;
         let main_api: Api<DynamicObject> = Api::all_with(client.clone(), &resource);
+        let main_writer = Writer::new(resource.clone());
+        let main_cache = main_writer.as_reader();
+        // Our own signal of the first full list: kube's `Store::wait_until_ready` wakes only
+        // the last of several waiters, and the controller itself is one of them.
+        let (synced_tx, synced) = watch::channel(false);
+        let main_stream = watcher(main_api, watcher::Config::default())
+            .default_backoff()
+            .modify(strip_managed_fields)
+            .reflect(main_writer)
+            .inspect(move |event| {
+                if let Ok(watcher::Event::InitDone) = event {
+                    let _ = synced_tx.send(true);
+                }
+            })
+            .applied_objects();
         let mut controller =
-            // No limit here: the workers of `Shared` limit concurrency, where the objects
-            // waiting for one can be counted (see `workers`).
-            Controller::new_with(main_api, watcher::Config::default(), resource.clone())
+            Controller::for_stream_with(main_stream, main_cache.clone(), resource.clone())
+                // No limit here: the workers of `Shared` limit concurrency, where the objects
+                // waiting for one can be counted (see `workers`).
                 .with_config(Config::default().concurrency(0));
-        let mut caches = vec![(manifest.reconciles.clone(), resource.clone(), controller.store())];
+        let mut caches = vec![(manifest.reconciles.clone(), resource.clone(), main_cache)];
         let children =
             watcher::Config::default().labels(&format!("{CHILD_LABEL}={}", manifest.name));
         for kind in &manifest.owns {
@@ -118,6 +133,7 @@ impl ControllerHandle {
         let (shutdown, mut shutdown_requested) = watch::channel(false);
         let shared = Arc::new(Shared {
             workers: Workers::new(settings.concurrency),
+            synced,
             stopping: shutdown_requested.clone(),
             recorder: Recorder::new(client.clone(), reporter),
             client,
@@ -167,6 +183,15 @@ impl ControllerHandle {
     pub fn set_mode(&self, mode: Mode) {
         self.shared.mode.store(Arc::new(mode));
         let _queued_already = self.reload.try_send(());
+    }
+
+    /// Resolves once the watch cache of the reconciled kind holds the first full list.
+    pub fn synced(&self) -> impl Future<Output = ()> + Send + 'static {
+        let mut synced = self.shared.synced.clone();
+        async move {
+            // An error means the controller stopped: nothing more will come.
+            let _stopped = synced.wait_for(|listed| *listed).await;
+        }
     }
 
     /// How many objects of the reconciled kind, as the watch cache holds them, carry the

@@ -104,6 +104,8 @@ pub(super) struct Shared {
     pub(super) settings: Settings,
     pub(super) metrics: Arc<Metrics>,
     pub(super) workers: Workers,
+    /// Becomes `true` once the watch cache of the reconciled kind holds its first full list.
+    pub(super) synced: tokio::sync::watch::Receiver<bool>,
     /// Becomes `true` when the controller begins to stop.
     pub(super) stopping: tokio::sync::watch::Receiver<bool>,
 }

@@ -78,7 +78,7 @@ pub fn follow_config_maps(
 fn key_of(candidate: &super::Candidate) -> Option<String> {
     match &candidate.origin {
         Origin::ConfigMap { key, .. } => Some(key.clone()),
-        Origin::File(_) => None,
+        Origin::File(_) | Origin::Record { .. } => None,
     }
 }
 
@@ -168,7 +168,7 @@ async fn offer_dir(
         .iter()
         .filter_map(|c| match &c.origin {
             Origin::File(path) => Some(path.clone()),
-            Origin::ConfigMap { .. } => None,
+            Origin::ConfigMap { .. } | Origin::Record { .. } => None,
         })
         .collect();
     for candidate in found {

@@ -10,11 +10,13 @@
 
 mod follow;
 pub mod limits;
+mod records;
 mod registry;
 mod removal;
 mod sources;
 
 pub use follow::{DirFollower, follow_config_maps, follow_dir};
+pub use records::{RECORD_LABEL, Record, RecordError, Records};
 pub use registry::{Registry, RegistryEvent};
 pub use removal::{ON_REMOVAL_ANNOTATION, OnRemoval, OnRemovalError};
 pub use sources::{

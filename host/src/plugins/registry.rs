@@ -9,7 +9,7 @@
 //! and retried every `kind_retry`, while the other plugins run on. A removed plugin's
 //! controller drains (see [`super::removal`]) instead of leaving finalizers behind.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,6 +19,7 @@ use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use tokio::sync::{Mutex, mpsc};
 
 use super::limits;
+use super::records::Records;
 use super::sources::{Candidate, Origin};
 use crate::controller::{ControllerHandle, Mode, Serving, Settings, StartError};
 use crate::observe::Metrics;
@@ -58,8 +59,19 @@ pub enum RegistryEvent {
 pub(super) struct Entry {
     pub(super) handle: ControllerHandle,
     pub(super) origin: Origin,
+    /// The bytes and annotations of the version serving, for its drain record.
+    pub(super) source: Source,
     /// Tells this controller from an earlier one of the same plugin.
     pub(super) id: u64,
+    /// The drain record written for this controller, if any.
+    pub(super) record: Option<String>,
+}
+
+/// What a plugin version was made from.
+#[derive(Clone)]
+pub(super) struct Source {
+    pub(super) bytes: Arc<Vec<u8>>,
+    pub(super) annotations: BTreeMap<String, String>,
 }
 
 /// The controllers of the registry.
@@ -75,24 +87,33 @@ pub(super) struct Controllers {
 }
 
 impl Controllers {
-    fn entry(&mut self, handle: ControllerHandle, origin: Origin) -> Entry {
+    pub(super) fn entry(
+        &mut self,
+        handle: ControllerHandle,
+        origin: Origin,
+        source: Source,
+    ) -> Entry {
         self.next_id += 1;
-        Entry { handle, origin, id: self.next_id }
+        Entry { handle, origin, source, id: self.next_id, record: None }
     }
 }
 
 /// Keeps one controller per plugin name.
 pub struct Registry {
-    runtime: Runtime,
-    client: Client,
-    settings: Settings,
-    reporter: Reporter,
+    pub(super) runtime: Runtime,
+    pub(super) client: Client,
+    pub(super) settings: Settings,
+    pub(super) reporter: Reporter,
     recorder: Recorder,
     kind_retry: Duration,
     pub(super) drain_poll: Duration,
     pub(super) controllers: Mutex<Controllers>,
     pub(super) metrics: Arc<Metrics>,
     notify: Option<mpsc::UnboundedSender<RegistryEvent>>,
+    /// Where drain records are kept, once [`Registry::resume_draining`] said so.
+    pub(super) records: std::sync::OnceLock<Records>,
+    /// Set by [`Registry::stop_all`]: controllers leave, their drain records stay.
+    pub(super) stopping: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for Registry {
@@ -121,6 +142,8 @@ impl Registry {
             controllers: Mutex::new(Controllers::default()),
             metrics,
             notify,
+            records: std::sync::OnceLock::new(),
+            stopping: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -196,8 +219,10 @@ impl Registry {
                 }
             };
         let runtime = self.runtime.clone();
-        let loaded =
-            tokio::task::spawn_blocking(move || runtime.load(&candidate.bytes, limits)).await;
+        let source =
+            Source { bytes: Arc::new(candidate.bytes), annotations: candidate.annotations };
+        let bytes = source.bytes.clone();
+        let loaded = tokio::task::spawn_blocking(move || runtime.load(&bytes, limits)).await;
         let plugin = match loaded {
             Ok(Ok(plugin)) => plugin,
             Ok(Err(error)) => {
@@ -211,13 +236,14 @@ impl Registry {
         };
         self.controllers.lock().await.rejected.remove(&origin);
         let serving = Serving::new(Arc::new(plugin));
-        self.install(serving, origin, about).await;
+        self.install(serving, origin, source, about).await;
     }
 
     async fn install(
         self: &Arc<Self>,
         serving: Serving,
         origin: Origin,
+        source: Source,
         about: Option<ObjectReference>,
     ) {
         let name = serving.manifest.name.clone();
@@ -230,9 +256,10 @@ impl Registry {
                     && before.manifest.reconciles == serving.manifest.reconciles
             });
             if let Some(index) = back {
-                let entry = controllers.draining.remove(index);
+                let mut entry = controllers.draining.remove(index);
                 entry.handle.set_mode(Mode::Serving);
                 tracing::info!(plugin = %name, "plugin is back; its draining controller serves again");
+                self.forget_record(entry.record.take());
                 controllers.active.insert(name.clone(), entry);
             }
         }
@@ -255,6 +282,7 @@ impl Registry {
                 && before.manifest.reads == serving.manifest.reads;
             if same_kinds {
                 entry.origin = origin;
+                entry.source = source;
                 if before.identity.digest == serving.identity.digest {
                     return;
                 }
@@ -291,11 +319,11 @@ impl Registry {
                     drop(controllers);
                 }
                 self.metrics.plugin_swap(&name, "restarted");
-                return self.start(serving, origin, about).await;
+                return self.start(serving, origin, source, about).await;
             }
         }
         drop(controllers);
-        self.start(serving, origin, about).await;
+        self.start(serving, origin, source, about).await;
     }
 
     /// Starts a controller; boxed because a missing kind schedules this again.
@@ -303,16 +331,18 @@ impl Registry {
         self: &Arc<Self>,
         serving: Serving,
         origin: Origin,
+        source: Source,
         about: Option<ObjectReference>,
     ) -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>> {
         let registry = self.clone();
-        Box::pin(async move { registry.start_now(serving, origin, about).await })
+        Box::pin(async move { registry.start_now(serving, origin, source, about).await })
     }
 
     async fn start_now(
         self: &Arc<Self>,
         serving: Serving,
         origin: Origin,
+        source: Source,
         about: Option<ObjectReference>,
     ) {
         let name = serving.manifest.name.clone();
@@ -329,7 +359,7 @@ impl Registry {
             Ok(handle) => {
                 let active = {
                     let mut controllers = self.controllers.lock().await;
-                    let entry = controllers.entry(handle, origin);
+                    let entry = controllers.entry(handle, origin, source);
                     if let Some(earlier) = controllers.active.insert(name.clone(), entry) {
                         // Two versions started at once; the later one serves.
                         tokio::spawn(earlier.handle.stop(Duration::from_secs(30)));
@@ -345,8 +375,8 @@ impl Registry {
                 self.event(about.as_ref(), EventType::Normal, "PluginLoaded", note).await;
                 self.tell(RegistryEvent::Started { plugin: name, digest });
             }
-            Err(StartError::KindNotInstalled { kind, source }) => {
-                tracing::warn!(plugin = %name, %kind, error = %source, retry = ?self.kind_retry, "the plugin's kind is not installed; retrying");
+            Err(StartError::KindNotInstalled { kind, source: error }) => {
+                tracing::warn!(plugin = %name, %kind, %error, retry = ?self.kind_retry, "the plugin's kind is not installed; retrying");
                 let note = format!(
                     "plugin {name}: kind {kind} is not installed; install its CustomResourceDefinition. Retrying every {:?}",
                     self.kind_retry
@@ -357,7 +387,7 @@ impl Registry {
                 let registry = self.clone();
                 tokio::spawn(async move {
                     tokio::time::sleep(registry.kind_retry).await;
-                    registry.start(serving, origin, about).await;
+                    registry.start(serving, origin, source, about).await;
                 });
             }
         }
@@ -376,6 +406,7 @@ impl Registry {
     /// Stops every controller, draining ones too, letting reconciles in flight finish
     /// within `grace`.
     pub async fn stop_all(&self, grace: Duration) {
+        self.stopping.store(true, std::sync::atomic::Ordering::Release);
         let entries: Vec<Entry> = {
             let mut controllers = self.controllers.lock().await;
             let mut entries: Vec<Entry> = controllers.active.drain().map(|(_, e)| e).collect();

@@ -21,7 +21,15 @@ pub const DEFAULT_PLUGIN_SELECTOR: &str = "hotloop.dev/plugin=true";
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Origin {
     File(PathBuf),
-    ConfigMap { namespace: String, name: String, key: String },
+    ConfigMap {
+        namespace: String,
+        name: String,
+        key: String,
+    },
+    /// A drain record: a removed plugin, kept only for the clean-up of its objects.
+    Record {
+        name: String,
+    },
 }
 
 impl std::fmt::Display for Origin {
@@ -31,6 +39,7 @@ impl std::fmt::Display for Origin {
             Origin::ConfigMap { namespace, name, key } => {
                 write!(f, "ConfigMap {namespace}/{name} key {key}")
             }
+            Origin::Record { name } => write!(f, "drain record {name}"),
         }
     }
 }

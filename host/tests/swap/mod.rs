@@ -56,8 +56,9 @@ impl Drop for Operator {
 }
 
 impl Operator {
-    /// An operator that follows the plugin ConfigMaps of `namespace`, when `config_maps`.
-    pub fn start(namespace: &TestNamespace<'_>, config_maps: bool) -> Self {
+    /// An operator that keeps its drain records in `namespace` (resuming the ones there) and
+    /// follows the plugin ConfigMaps of `namespace`, when `config_maps`.
+    pub async fn start(namespace: &TestNamespace<'_>, config_maps: bool) -> Self {
         let _ = tracing_subscriber::fmt()
             .with_env_filter(
                 tracing_subscriber::EnvFilter::try_from_default_env()
@@ -72,10 +73,19 @@ impl Operator {
         let (tell, reports) = mpsc::unbounded_channel();
         let registry =
             Registry::new(engine, client.clone(), settings, reporter, metrics, Some(tell));
+        registry.resume_draining(namespace.name()).await.expect("the drain records");
         let following = config_maps.then(|| {
             follow_config_maps(registry.clone(), client, namespace.name(), DEFAULT_PLUGIN_SELECTOR)
         });
         Operator { registry, reports, following }
+    }
+
+    /// Stops following the sources and every controller, as a host that shuts down.
+    pub async fn stop(mut self) {
+        if let Some(following) = self.following.take() {
+            following.abort();
+        }
+        self.registry.stop_all(Duration::from_secs(10)).await;
     }
 
     /// Waits for the first report that `matches`, skipping others.
@@ -237,6 +247,23 @@ pub async fn config_map_event(namespace: &TestNamespace<'_>, name: &str, reason:
         }
     })
     .await
+}
+
+/// The names of the drain records in the namespace.
+pub async fn drain_records(namespace: &TestNamespace<'_>) -> Vec<String> {
+    let api: Api<ConfigMap> = namespace.api();
+    let params = ListParams::default().labels(hotloop::plugins::RECORD_LABEL);
+    let list = api.list(&params).await.expect("list drain records");
+    list.items.into_iter().filter_map(|c| c.metadata.name).collect()
+}
+
+/// Waits until no drain record is left in the namespace.
+pub async fn no_drain_records(namespace: &TestNamespace<'_>) {
+    eventually("no drain record is left", || async {
+        let left = drain_records(namespace).await;
+        if left.is_empty() { Ok(()) } else { Err(format!("records left: {left:?}")) }
+    })
+    .await;
 }
 
 pub fn finalizers(probe: &DynamicObject) -> Vec<String> {
