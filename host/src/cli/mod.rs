@@ -1,6 +1,7 @@
 //! The `hotloop` command line: `inspect`, `simulate`, `package` and `rbac` work offline on a
-//! plugin file.
+//! plugin file; `run` is the operator; `dev` is the whole loop on one machine.
 
+mod dev;
 mod graph;
 mod inspect;
 mod leader;
@@ -39,6 +40,9 @@ enum Command {
     Rbac(rbac::Args),
     /// Runs the operator: loads plugins and reconciles the kinds they declare.
     Run(run::Args),
+    /// The dev loop: a local control plane, the example plugins built and run, their objects
+    /// shown live, and a plugin rebuilt and swapped in when its source changes.
+    Dev(dev::Args),
 }
 
 /// How log lines are written.
@@ -63,13 +67,17 @@ pub(crate) enum Output {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let default_level = if matches!(cli.command, Command::Run(_)) { "info" } else { "warn" };
-    support::init_logging(default_level, cli.log_format);
+    // `dev` prints on the terminal and logs to a file of its own.
+    if !matches!(cli.command, Command::Dev(_)) {
+        support::init_logging(default_level, cli.log_format);
+    }
     let outcome = match cli.command {
         Command::Inspect(args) => inspect::run(&args),
         Command::Simulate(args) => simulate::run(&args),
         Command::Package(args) => package::run(&args),
         Command::Rbac(args) => rbac::run(&args),
         Command::Run(args) => run::run(&args),
+        Command::Dev(args) => dev::run(&args, cli.log_format),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

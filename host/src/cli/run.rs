@@ -6,15 +6,25 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use kube::runtime::events::Reporter;
+use tokio::sync::{mpsc, watch};
 
 use super::leader::{Election, ElectionArgs};
 use crate::controller::Settings;
 use crate::observe::{Metrics, Readiness, serve};
-use crate::plugins::{DEFAULT_PLUGIN_SELECTOR, Registry, follow_config_maps, follow_dir};
+use crate::plugins::{
+    DEFAULT_PLUGIN_SELECTOR, Registry, RegistryEvent, follow_config_maps, follow_dir,
+};
 use crate::runtime::{Limits, Runtime, RuntimeConfig};
 
 /// How long the plugins directory must be quiet before it is read again after a change.
 const DIR_DEBOUNCE: Duration = Duration::from_millis(150);
+
+/// `hotloop run`'s settings on their own, with their defaults: how `hotloop dev` runs it.
+#[derive(Debug, clap::Parser)]
+pub(super) struct RunOnly {
+    #[command(flatten)]
+    pub(super) args: Args,
+}
 
 #[derive(Debug, clap::Args)]
 pub(super) struct Args {
@@ -94,7 +104,27 @@ pub(super) fn run(args: &Args) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(operate(args))
+    runtime.block_on(async {
+        let client = kube::Client::try_default()
+            .await
+            .context("cannot reach a Kubernetes API server; set KUBECONFIG or run in a cluster")?;
+        operate(args, client, None, stop_on_signal()).await
+    })
+}
+
+/// Becomes `true` on SIGTERM or Ctrl-C.
+pub(super) fn stop_on_signal() -> watch::Receiver<bool> {
+    let (stop, stopping) = watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = stop.send(true);
+    });
+    stopping
+}
+
+/// Resolves once `stopping` is `true` (or its sender is gone).
+async fn stopped(mut stopping: watch::Receiver<bool>) {
+    let _ = stopping.wait_for(|stop| *stop).await;
 }
 
 async fn shutdown_signal() {
@@ -112,10 +142,14 @@ async fn shutdown_signal() {
     }
 }
 
-async fn operate(args: &Args) -> anyhow::Result<()> {
-    let client = kube::Client::try_default()
-        .await
-        .context("cannot reach a Kubernetes API server; set KUBECONFIG or run in a cluster")?;
+/// The operator, until `stopping` becomes `true`: what `hotloop run` and `hotloop dev` run.
+/// `notify` receives what happens to plugin versions.
+pub(super) async fn operate(
+    args: &Args,
+    client: kube::Client,
+    notify: Option<mpsc::UnboundedSender<RegistryEvent>>,
+    stopping: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
     let engine = Runtime::new(RuntimeConfig {
         cache_dir: args.cache_dir.clone(),
         default_limits: args.limits.limits(),
@@ -145,13 +179,13 @@ async fn operate(args: &Args) -> anyhow::Result<()> {
         &reporter,
         &metrics,
         &readiness,
-        shutdown_signal(),
+        stopped(stopping.clone()),
     );
     let Some(mut election) = leading.await? else {
         let _ = stop_serving.send(());
         return Ok(());
     };
-    let registry = Registry::new(engine, client.clone(), settings, reporter, metrics, None);
+    let registry = Registry::new(engine, client.clone(), settings, reporter, metrics, notify);
     // Before the sources: a removed plugin that is still there takes its draining one back.
     let resumed = registry
         .resume_draining(&args.namespace)
@@ -169,7 +203,7 @@ async fn operate(args: &Args) -> anyhow::Result<()> {
     });
     readiness.set_ready(true);
     tracing::info!(namespace = %args.namespace, "hotloop is running");
-    election.until(shutdown_signal()).await?;
+    election.until(stopped(stopping)).await?;
     readiness.set_ready(false);
     tracing::info!(
         grace_s = args.shutdown_grace_s,

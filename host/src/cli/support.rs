@@ -21,6 +21,29 @@ pub(super) fn init_logging(default_level: &str, format: super::LogFormat) {
     };
 }
 
+/// Like [`init_logging`], into the file at `path` instead (created or truncated).
+pub(super) fn init_logging_to_file(
+    default_level: &str,
+    format: super::LogFormat,
+    path: &Path,
+) -> anyhow::Result<()> {
+    let file = std::fs::File::create(path)
+        .with_context(|| format!("cannot create the log file {}", path.display()))?;
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(false)
+        .with_writer(std::sync::Mutex::new(file));
+    let _already_set = match format {
+        super::LogFormat::Text => builder.try_init(),
+        super::LogFormat::Json => {
+            builder.json().with_current_span(true).with_span_list(false).try_init()
+        }
+    };
+    Ok(())
+}
+
 /// Reads a plugin file and loads it under `limits`.
 pub(super) fn load_plugin(path: &Path, limits: Limits) -> anyhow::Result<(Plugin, usize)> {
     let bytes =

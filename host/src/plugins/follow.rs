@@ -8,11 +8,10 @@ use std::time::Duration;
 
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::{Client, Resource};
-use notify_debouncer_mini::notify::{RecommendedWatcher, RecursiveMode};
-use notify_debouncer_mini::{DebounceEventResult, Debouncer, new_debouncer};
-use tokio::sync::mpsc;
+use notify_debouncer_full::notify::RecursiveMode;
 use tokio::task::JoinHandle;
 
+use super::file_changes::{self, FileChanges};
 use super::registry::Registry;
 use super::removal::OnRemoval;
 use super::sources::{ConfigMapChange, Origin, read_dir, watch_config_maps};
@@ -92,7 +91,7 @@ fn on_removal(annotations: &BTreeMap<String, String>, origin: &Origin) -> OnRemo
 
 /// Follows a plugins directory; stops when dropped.
 pub struct DirFollower {
-    _watcher: Debouncer<RecommendedWatcher>,
+    _watching: FileChanges,
     task: JoinHandle<()>,
 }
 
@@ -126,18 +125,8 @@ pub async fn follow_dir(
     debounce: Duration,
 ) -> anyhow::Result<DirFollower> {
     use anyhow::Context as _;
-    let (changed, mut changes) = mpsc::unbounded_channel::<()>();
-    let mut watcher = new_debouncer(debounce, move |result: DebounceEventResult| match result {
-        Ok(_) => {
-            let _follower_gone = changed.send(());
-        }
-        Err(error) => tracing::warn!(%error, "watching the plugins directory failed"),
-    })
-    .context("cannot start watching files")?;
-    watcher
-        .watcher()
-        .watch(dir, RecursiveMode::NonRecursive)
-        .with_context(|| format!("cannot watch plugins directory {}", dir.display()))?;
+    let paths = [(dir.to_path_buf(), RecursiveMode::NonRecursive)];
+    let (watching, mut changes) = file_changes::watch(&paths, debounce)?;
     let dir = dir.to_path_buf();
     let mut known = offer_dir(&registry, &dir, &BTreeSet::new())
         .await
@@ -154,7 +143,7 @@ pub async fn follow_dir(
             }
         }
     });
-    Ok(DirFollower { _watcher: watcher, task })
+    Ok(DirFollower { _watching: watching, task })
 }
 
 /// Offers what `dir` holds and removes what it held before but no longer does.

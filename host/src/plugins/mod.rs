@@ -8,6 +8,7 @@
 //! notifications ([`follow_config_maps`], [`follow_dir`]); a removed plugin drains (see
 //! [`OnRemoval`]).
 
+pub mod file_changes;
 mod follow;
 pub mod limits;
 mod records;
