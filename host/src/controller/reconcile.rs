@@ -268,10 +268,8 @@ pub(super) async fn finalize(
     };
     let decision = decide::after_finalize(inputs, state, &result);
     tracing::info!(released = decision.release_finalizer, "finalize ran");
-    let reference = object.object_ref(&shared.resource);
     if decision.release_finalizer {
-        writes::events(&shared.recorder, &reference, &decision.events).await;
-        return release_finalizer(shared, serving, api, &object).await;
+        return release_finalizer(shared, serving, api, &object, &decision.events).await;
     }
     let as_reconcile = decide::Decision {
         state: state.to_owned(),
@@ -283,12 +281,15 @@ pub(super) async fn finalize(
     settle(shared, serving, api, object, as_reconcile).await
 }
 
-/// Takes the host's finalizer off `object`, leaving every other finalizer as it is.
+/// Takes the host's finalizer off `object`, leaving every other finalizer as it is, and then
+/// records `events`: an Event that says the clean-up is done is only sent once it is, so a
+/// host that stops in between runs the clean-up again rather than announcing it twice.
 pub(super) async fn release_finalizer(
     shared: &Shared,
     serving: &Serving,
     api: &Api<DynamicObject>,
     object: &DynamicObject,
+    events: &[decide::EventNote],
 ) -> Result<Step, ReconcileError> {
     let finalizer = serving.manifest.finalizer_name();
     let rest: Vec<String> = object
@@ -301,7 +302,11 @@ pub(super) async fn release_finalizer(
         .collect();
     shared.metrics.api_request(&serving.manifest.name, "patch_finalizers");
     match writes::finalizers(api, object, rest).await {
-        Ok(_) => Ok(Step::Done(Action::await_change())),
+        Ok(_) => {
+            let reference = object.object_ref(&shared.resource);
+            writes::events(&shared.recorder, &reference, events).await;
+            Ok(Step::Done(Action::await_change()))
+        }
         Err(WriteError::Conflict) => Ok(conflict(shared, "removing the finalizer")),
         Err(error) => Err(error.into()),
     }

@@ -10,14 +10,12 @@
 //! - [`Mode::Releasing`] (asked for by the plugin's source): the finalizer comes off every
 //!   object at once, without clean-up, with a Warning Event that says so.
 
-use kube::Resource;
 use kube::api::{Api, DynamicObject};
 use kube::runtime::controller::Action;
 
 use super::decide::EventNote;
 use super::reconcile::{ReconcileError, Step, finalize, release_finalizer};
 use super::shared::{Mode, Serving, Shared};
-use super::writes;
 use crate::contract::EventType;
 
 #[allow(clippy::too_many_arguments)] // the parts of one step
@@ -49,7 +47,6 @@ pub(super) async fn step(
             finalize(shared, serving, api, object, state, now, trigger).await
         }
         Mode::Releasing => {
-            let reference = object.object_ref(&shared.resource);
             let note = EventNote {
                 type_: EventType::Warning,
                 reason: "FinalizerReleased".into(),
@@ -59,8 +56,7 @@ pub(super) async fn step(
                 ),
             };
             tracing::warn!("the plugin was removed; releasing the finalizer without clean-up");
-            writes::events(&shared.recorder, &reference, &[note]).await;
-            release_finalizer(shared, serving, api, &object).await
+            release_finalizer(shared, serving, api, &object, &[note]).await
         }
     }
 }
