@@ -24,9 +24,8 @@
 //! `HOTLOOP_E2E_KUBECONFIG` set it is skipped with a message, because its commands create
 //! cluster-wide objects and fixed namespaces that do not belong in a shared cluster.
 //!
-//! `README.md` is also changed by others outside its "Documentation" section; the commands
-//! there are matched against [`README_LEDGER`] instead of markers until they carry markers of
-//! their own.
+//! The commands of `README.md` outside its "Documentation" section are not run here: each
+//! carries a marker that says who runs it, or why it is not run.
 
 mod common;
 #[path = "docs/links.rs"]
@@ -74,25 +73,10 @@ fn read(path: &Path) -> String {
         .unwrap_or_else(|error| panic!("cannot read {}: {error}", path.display()))
 }
 
-/// The commands of `page`, with the README's ledger applied.
+/// The commands of `page`.
 fn commands_of(page: &Path) -> Vec<Command> {
     let text = read(page);
-    let mut commands =
-        markdown::commands(page, &text).unwrap_or_else(|error| panic!("{}", error.0));
-    if page == Path::new("README.md") {
-        let own = readme_documentation_lines(&text);
-        for command in &mut commands {
-            if own.contains(&command.line) || command.disposition != Disposition::Run {
-                continue;
-            }
-            if let Some((_, disposition)) =
-                README_LEDGER.iter().find(|(text, _)| *text == command.text)
-            {
-                command.disposition = disposition.to_disposition();
-            }
-        }
-    }
-    commands
+    markdown::commands(page, &text).unwrap_or_else(|error| panic!("{}", error.0))
 }
 
 /// The lines of the README's "Documentation" section.
@@ -103,60 +87,6 @@ fn readme_documentation_lines(text: &str) -> std::ops::Range<usize> {
     let end = (start..lines.len()).find(|&i| lines[i].starts_with("## ")).unwrap_or(lines.len());
     (start + 1)..(end + 1)
 }
-
-/// A disposition as the ledger writes it.
-enum Ledger {
-    Run,
-    RunBy(&'static str),
-    NotRun(&'static str),
-}
-
-impl Ledger {
-    fn to_disposition(&self) -> Disposition {
-        match self {
-            Ledger::Run => Disposition::Run,
-            Ledger::RunBy(path) => Disposition::RunBy((*path).to_owned()),
-            Ledger::NotRun(reason) => Disposition::NotRun((*reason).to_owned()),
-        }
-    }
-}
-
-const SYNOPSIS: &str = "a synopsis: PLUGIN.wasm, OBJ.yaml, S, DIR and NS stand for values of \
-                        your own; docs/plugin-guide.md runs each on the example plugin";
-
-/// Commands of the README outside its "Documentation" section (owned by other sections), with
-/// who runs them. An entry whose command the README no longer has fails the test, and so does
-/// a command there that is neither marked nor listed: either way, mark the command in the
-/// README and drop it here.
-const README_LEDGER: &[(&str, Ledger)] = &[
-    (
-        "scripts/dev",
-        Ledger::NotRun(
-            "runs `hotloop dev` until Ctrl-C; the operator guide's walk-through, which this test \
-             runs, takes the same steps one at a time",
-        ),
-    ),
-    ("scripts/test", Ledger::RunBy(".ci/run")),
-    (
-        "scripts/build-plugins                      # components land in ~/.cache/hotloop/target/wasm32-wasip2/plugin/",
-        Ledger::Run,
-    ),
-    ("hotloop inspect PLUGIN.wasm [--output json]", Ledger::NotRun(SYNOPSIS)),
-    (
-        "hotloop simulate PLUGIN.wasm --object OBJ.yaml [--state S] [--fixtures DIR] [--output json]",
-        Ledger::NotRun(SYNOPSIS),
-    ),
-    ("hotloop package PLUGIN.wasm --namespace NS | kubectl apply -f -", Ledger::NotRun(SYNOPSIS)),
-    (
-        "hotloop package PLUGIN.wasm --namespace hotloop-system | kubectl apply -f -",
-        Ledger::NotRun(SERVER_SIDE),
-    ),
-    ("hotloop rbac PLUGIN.wasm | kubectl apply -f -", Ledger::NotRun(SYNOPSIS)),
-];
-
-const SERVER_SIDE: &str = "a synopsis: PLUGIN.wasm stands for your plugin; \
-                           docs/operator-guide.md runs it on the example plugin, with `kubectl \
-                           apply --server-side`, which a plugin over about 190 KB needs";
 
 /// Collapses whitespace and line continuations, for comparing a command with a script.
 fn normalized(text: &str) -> String {
@@ -219,24 +149,12 @@ fn coverage_problems() -> Vec<String> {
         if page == Path::new("README.md") {
             let own = readme_documentation_lines(&read(&page));
             for command in &commands {
-                let listed = README_LEDGER.iter().any(|(text, _)| *text == command.text);
-                if !own.contains(&command.line)
-                    && !listed
-                    && command.disposition == Disposition::Run
-                {
+                if !own.contains(&command.line) && command.disposition == Disposition::Run {
                     problems.push(format!(
                         "{}: `{}` has no marker: add one (`# [run by ...]`, `# [not run by the \
                          tests: ...]`), or move the command into docs/ where it is run",
                         command.place(),
                         command.text
-                    ));
-                }
-            }
-            for (text, _) in README_LEDGER {
-                if !commands.iter().any(|c| c.text == *text) {
-                    problems.push(format!(
-                        "README_LEDGER in host/tests/docs.rs lists `{text}`, which README.md no \
-                         longer has: remove the entry"
                     ));
                 }
             }

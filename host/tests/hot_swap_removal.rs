@@ -187,3 +187,38 @@ async fn the_plugins_directory_swaps_on_a_rename_into_place_and_removes_on_delet
     let warnings = probe_warnings(&namespace).await;
     assert!(warnings.is_empty(), "no reconcile failed: {warnings:?}");
 }
+
+#[tokio::test]
+async fn new_limits_on_the_same_bytes_take_effect_at_once() {
+    let _alone = ONE_AT_A_TIME.lock().await;
+    let namespace = CLUSTER.namespace().await.expect("a namespace");
+    let mut operator = Operator::start(&namespace, true).await;
+    let api = probe_api(&namespace);
+    let v1 = std::fs::read(common::swap_probe("v1")).expect("v1");
+    put_plugin(&namespace, "probe-plugin", v1.clone(), BTreeMap::new()).await;
+    operator.report("v1 started", |r| matches!(r, RegistryEvent::Started { .. })).await;
+    create_probes(&api, 2).await;
+    all_settled_by(&api, 2, "v1").await;
+
+    // Far too little fuel: the same bytes, now failing every call.
+    let starved = BTreeMap::from([("hotloop.dev/fuel".to_owned(), "1000".to_owned())]);
+    put_plugin(&namespace, "probe-plugin", v1.clone(), starved).await;
+    operator.report("the new limits", |r| matches!(r, RegistryEvent::Swapped { .. })).await;
+    set_value(&api, &probe_name(0), 5).await;
+    eventually("probe 0 runs out of fuel", || async {
+        let warnings = probe_warnings(&namespace).await;
+        let starved = warnings
+            .iter()
+            .any(|(object, reason)| *object == probe_name(0) && reason == "OutOfFuel");
+        if starved { Ok(()) } else { Err(warnings) }
+    })
+    .await;
+
+    // The limits of before: it settles again.
+    put_plugin(&namespace, "probe-plugin", v1, BTreeMap::new()).await;
+    all_settled_by(&api, 2, "v1").await;
+    for i in 0..2 {
+        api.delete(&probe_name(i), &DeleteParams::default()).await.expect("delete a probe");
+    }
+    all_gone(&api).await;
+}

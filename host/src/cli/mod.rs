@@ -34,7 +34,7 @@ enum Command {
     Inspect(inspect::Args),
     /// Runs one reconcile (or finalize) of an object offline, exactly as the operator would.
     Simulate(simulate::Args),
-    /// Prints a ConfigMap that installs a plugin, ready for `kubectl apply -f -`.
+    /// Prints a ConfigMap that installs a plugin, ready for `kubectl apply --server-side -f -`.
     Package(package::Args),
     /// Prints the ClusterRole and binding the kinds a plugin declares need.
     Rbac(rbac::Args),

@@ -12,7 +12,12 @@ use crate::runtime::{Limits, Plugin, Runtime, RuntimeConfig};
 pub(super) fn init_logging(default_level: &str, format: super::LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    // Colours only for a terminal: not in files, `kubectl logs` or a log collector.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(ansi)
+        .with_writer(std::io::stderr);
     let _already_set = match format {
         super::LogFormat::Text => builder.try_init(),
         super::LogFormat::Json => {

@@ -49,6 +49,10 @@ pub struct EventNote {
     #[serde(rename = "type")]
     pub type_: EventType,
     pub reason: String,
+    /// What was done, machine-readable. Repeats of one reason and action on one object are
+    /// counted in a single Event; a state change names its two states here, so that each
+    /// kind of move is an Event of its own.
+    pub action: String,
     pub message: String,
 }
 
@@ -125,6 +129,7 @@ pub fn after_reconcile(inputs: Inputs<'_>, from: &str, result: &ReconcileResult)
         events.push(EventNote {
             type_: EventType::Normal,
             reason: "StateChanged".into(),
+            action: format!("{from}->{state}"),
             message: with_note(format!("{from} -> {state}"), result.note.as_deref()),
         });
     } else if let Some(failure) = &failure {
@@ -133,6 +138,7 @@ pub fn after_reconcile(inputs: Inputs<'_>, from: &str, result: &ReconcileResult)
         events.push(EventNote {
             type_: EventType::Normal,
             reason: "Reconciled".into(),
+            action: "Reconcile".into(),
             message: format!("{state}: {note}"),
         });
     }
@@ -182,6 +188,7 @@ pub fn after_finalize(
         (None, true) => vec![EventNote {
             type_: EventType::Normal,
             reason: "Finalized".into(),
+            action: "Finalize".into(),
             message: with_note(
                 format!("clean-up of state {state} is done"),
                 result.note.as_deref(),
@@ -222,6 +229,7 @@ fn warning(failure: &Failure) -> EventNote {
     EventNote {
         type_: EventType::Warning,
         reason: failure.reason.clone(),
+        action: "Reconcile".into(),
         message: failure.message.clone(),
     }
 }

@@ -50,6 +50,7 @@ pub(super) async fn step(
             let note = EventNote {
                 type_: EventType::Warning,
                 reason: "FinalizerReleased".into(),
+                action: "Release".into(),
                 message: format!(
                     "plugin {} was removed and asked to release its objects: finalizer {finalizer} removed without clean-up in state {state}",
                     serving.manifest.name

@@ -75,7 +75,7 @@ pub async fn events(recorder: &Recorder, reference: &ObjectReference, notes: &[E
             },
             reason: note.reason.clone(),
             note: Some(note.message.clone()),
-            action: "Reconcile".into(),
+            action: note.action.clone(),
             secondary: None,
         };
         if let Err(error) = recorder.publish(&event, reference).await {

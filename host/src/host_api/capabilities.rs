@@ -33,13 +33,25 @@ pub trait Backend: Send {
         namespace: Option<&str>,
         selector: &str,
     ) -> Result<Vec<Value>, HostError>;
+    /// Reads an object past the cache, for what the cache may not hold yet (a child applied
+    /// a moment ago). A backend without a cache answers as [`Backend::get`] does.
+    fn get_fresh(
+        &mut self,
+        kind: &KindRef,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Result<Option<Value>, HostError> {
+        self.get(kind, namespace, name)
+    }
     /// Applies `object`, which already carries its namespace and owner reference.
     fn apply(&mut self, kind: &KindRef, object: Value) -> Result<Value, HostError>;
+    /// Deletes the object, if it is still the one with `uid`.
     fn delete(
         &mut self,
         kind: &KindRef,
         namespace: Option<&str>,
         name: &str,
+        uid: Option<&str>,
     ) -> Result<bool, HostError>;
     fn event(&mut self, parent: &Parent, event_type: EventType, reason: &str, message: &str);
     fn log(&mut self, parent: &Parent, level: LogLevel, message: &str, fields: &[(String, String)]);
@@ -64,6 +76,11 @@ impl<B> std::fmt::Debug for Checked<B> {
 impl<B: Backend> Checked<B> {
     pub fn new(manifest: Arc<Manifest>, parent: Parent, backend: B) -> Self {
         Checked { manifest, parent, backend }
+    }
+
+    /// The backend the calls went to.
+    pub fn into_backend(self) -> B {
+        self.backend
     }
 
     /// The declared kind a call names, for reading or for owning.
@@ -199,7 +216,14 @@ impl<B: Backend> Checked<B> {
     fn checked_delete(&mut self, target: &ObjectRef) -> Result<bool, HostError> {
         let kind = self.kind(&target.group, &target.version, &target.kind, true)?;
         let namespace = self.child_namespace(&kind, target.namespace.as_deref())?;
-        match self.backend.get(&kind, namespace.as_deref(), &target.name)? {
+        let namespace = namespace.as_deref();
+        let cached = self.backend.get(&kind, namespace, &target.name)?;
+        // Not in the cache: perhaps applied a moment ago, before its watch event arrived.
+        let found = match cached {
+            Some(child) => Some(child),
+            None => self.backend.get_fresh(&kind, namespace, &target.name)?,
+        };
+        match found {
             None => Ok(false),
             Some(child) if !self.parent.controls(&child) => Err(HostError::Denied(format!(
                 "{} {} is not a child of {}; only children this object controls can be deleted",
@@ -207,7 +231,11 @@ impl<B: Backend> Checked<B> {
                 target.name,
                 self.parent.key()
             ))),
-            Some(_) => self.backend.delete(&kind, namespace.as_deref(), &target.name),
+            // The uid makes sure the object deleted is the child that was checked.
+            Some(child) => {
+                let uid = child["metadata"]["uid"].as_str();
+                self.backend.delete(&kind, namespace, &target.name, uid)
+            }
         }
     }
 }

@@ -127,3 +127,56 @@ fn only_children_this_object_controls_can_be_deleted() {
     assert!(matches!(calls.delete(&target("ConfigMap", "theirs")), Err(HostError::Denied(_))));
     assert_eq!(fixtures.recording().deleted, vec!["ConfigMap web/mine".to_owned()]);
 }
+
+/// A backend whose cache lags: it holds nothing yet, while the API server has `fresh`.
+struct LaggingCache {
+    fresh: Vec<Value>,
+    deleted: Vec<(String, Option<String>)>,
+}
+
+impl crate::host_api::Backend for LaggingCache {
+    fn get(&mut self, _: &KindRef, _: Option<&str>, _: &str) -> Result<Option<Value>, HostError> {
+        Ok(None)
+    }
+    fn get_fresh(
+        &mut self,
+        _: &KindRef,
+        _: Option<&str>,
+        name: &str,
+    ) -> Result<Option<Value>, HostError> {
+        Ok(self.fresh.iter().find(|o| o["metadata"]["name"] == name).cloned())
+    }
+    fn list(&mut self, _: &KindRef, _: Option<&str>, _: &str) -> Result<Vec<Value>, HostError> {
+        Ok(vec![])
+    }
+    fn apply(&mut self, _: &KindRef, object: Value) -> Result<Value, HostError> {
+        Ok(object)
+    }
+    fn delete(
+        &mut self,
+        _: &KindRef,
+        _: Option<&str>,
+        name: &str,
+        uid: Option<&str>,
+    ) -> Result<bool, HostError> {
+        self.deleted.push((name.to_owned(), uid.map(str::to_owned)));
+        Ok(true)
+    }
+    fn event(&mut self, _: &Parent, _: crate::contract::EventType, _: &str, _: &str) {}
+    fn log(&mut self, _: &Parent, _: crate::contract::LogLevel, _: &str, _: &[(String, String)]) {}
+}
+
+#[test]
+fn a_child_the_cache_does_not_hold_yet_is_checked_on_the_api_server_and_deleted_by_uid() {
+    use crate::contract::HostCalls as _;
+    let mut child = config_map("just-applied", "web", Some("uid-1"));
+    child["metadata"]["uid"] = json!("child-uid");
+    let stranger = config_map("not-mine", "web", Some("uid-2"));
+    let backend = LaggingCache { fresh: vec![child, stranger], deleted: vec![] };
+    let mut calls = crate::host_api::Checked::new(manifest(), parent(), backend);
+    assert_eq!(calls.delete(&target("ConfigMap", "just-applied")), Ok(true));
+    assert!(matches!(calls.delete(&target("ConfigMap", "not-mine")), Err(HostError::Denied(_))));
+    assert_eq!(calls.delete(&target("ConfigMap", "never-made")), Ok(false));
+    let deleted = calls.into_backend().deleted;
+    assert_eq!(deleted, vec![("just-applied".to_owned(), Some("child-uid".to_owned()))]);
+}

@@ -214,18 +214,45 @@ impl Backend for ClusterBackend {
         to_json(&stored)
     }
 
+    fn get_fresh(
+        &mut self,
+        kind: &KindRef,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Result<Option<Value>, HostError> {
+        let (ar, _) = self.caches.find(kind)?;
+        let api = self.api(ar, namespace);
+        self.metrics.api_request(&self.log_context.plugin, "get");
+        let name = name.to_owned();
+        let found = self.block_on(async move { api.get_opt(&name).await })?;
+        found
+            .map(|mut object| {
+                object.metadata.managed_fields = None;
+                to_json(&object)
+            })
+            .transpose()
+    }
+
     fn delete(
         &mut self,
         kind: &KindRef,
         namespace: Option<&str>,
         name: &str,
+        uid: Option<&str>,
     ) -> Result<bool, HostError> {
         let (ar, _) = self.caches.find(kind)?;
         let api = self.api(ar, namespace);
         self.metrics.api_request(&self.log_context.plugin, "delete");
         let name = name.to_owned();
+        let mut params = DeleteParams::background();
+        if let Some(uid) = uid {
+            params = params.preconditions(kube::api::Preconditions {
+                uid: Some(uid.to_owned()),
+                resource_version: None,
+            });
+        }
         let deleted = self.block_on(async move {
-            match api.delete(&name, &DeleteParams::background()).await {
+            match api.delete(&name, &params).await {
                 Ok(_) => Ok(true),
                 Err(kube::Error::Api(status)) if status.code == 404 => Ok(false),
                 Err(error) => Err(error),

@@ -181,6 +181,7 @@ impl Backend for Fixtures {
         kind: &KindRef,
         namespace: Option<&str>,
         name: &str,
+        _uid: Option<&str>,
     ) -> Result<bool, HostError> {
         let mut objects = lock(&self.objects);
         let before = objects.len();
@@ -197,6 +198,7 @@ impl Backend for Fixtures {
         lock(&self.recording).events.push(EventNote {
             type_: event_type,
             reason: reason.to_owned(),
+            action: "Reconcile".into(),
             message: message.to_owned(),
         });
     }

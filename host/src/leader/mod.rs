@@ -44,6 +44,7 @@ mod timing;
 
 use std::sync::Arc;
 
+use k8s_openapi::api::coordination::v1::Lease;
 use kube::Client;
 use kube_lease_manager::{LeaseCreateMode, LeaseManager, LeaseManagerError, LeaseParams};
 use tokio::task::JoinHandle;
@@ -123,10 +124,43 @@ pub fn lease_client(mut config: kube::Config, timing: &LeaseTiming) -> Result<Cl
 }
 
 /// A replica taking part in the election, not leading yet.
-#[derive(Debug)]
 pub struct Elector {
     manager: Arc<LeaseManager>,
     settings: ElectionSettings,
+    client: Client,
+}
+
+impl std::fmt::Debug for Elector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Elector").field("settings", &self.settings).finish_non_exhaustive()
+    }
+}
+
+/// The crate's manager of the Lease, which reads the Lease when it is made.
+async fn manager(
+    client: &Client,
+    settings: &ElectionSettings,
+) -> Result<LeaseManager, ElectionError> {
+    let timing = &settings.timing;
+    let params = LeaseParams::new(
+        settings.identity.clone(),
+        timing.duration().as_secs(),
+        timing.grace_seconds(),
+    )
+    .with_field_manager(format!("hotloop.dev/lease-{}", settings.identity));
+    LeaseManager::new(
+        client.clone(),
+        settings.lease_name.clone(),
+        settings.namespace.clone(),
+        params,
+        LeaseCreateMode::AutoCreate,
+    )
+    .await
+    .map_err(|source| ElectionError::Prepare {
+        namespace: settings.namespace.clone(),
+        name: settings.lease_name.clone(),
+        source,
+    })
 }
 
 impl Elector {
@@ -135,43 +169,37 @@ impl Elector {
     /// # Errors
     /// [`ElectionError::Prepare`] when the Lease can be neither read nor created.
     pub async fn new(client: Client, settings: ElectionSettings) -> Result<Self, ElectionError> {
-        let timing = &settings.timing;
-        let params = LeaseParams::new(
-            settings.identity.clone(),
-            timing.duration().as_secs(),
-            timing.grace_seconds(),
-        )
-        .with_field_manager(format!("hotloop.dev/lease-{}", settings.identity));
-        let manager = LeaseManager::new(
-            client,
-            settings.lease_name.clone(),
-            settings.namespace.clone(),
-            params,
-            LeaseCreateMode::AutoCreate,
-        )
-        .await
-        .map_err(|source| ElectionError::Prepare {
-            namespace: settings.namespace.clone(),
-            name: settings.lease_name.clone(),
-            source,
-        })?;
-        Ok(Elector { manager: Arc::new(manager), settings })
+        let manager = Arc::new(manager(&client, &settings).await?);
+        Ok(Elector { manager, settings, client })
     }
 
     /// Waits until this replica holds the Lease, then keeps renewing it in a task of its own.
     ///
     /// A failed request is logged and asked again after the retry period; waiting never ends
     /// otherwise, so run it next to the shutdown signal.
-    pub async fn acquire(self) -> Leadership {
+    ///
+    /// A Lease released by a leader that stepped down is taken at once: the crate's manager
+    /// would only look again when the released lease's last renewal expires, so the Lease is
+    /// also read every retry period, and a manager made afresh when it has no holder.
+    pub async fn acquire(mut self) -> Leadership {
         let lease = self.lease();
         tracing::info!(%lease, identity = %self.settings.identity, "waiting to lead");
         loop {
-            match self.manager.changed().await {
-                Ok(true) => break,
-                Ok(false) => {}
-                Err(error) => {
-                    tracing::warn!(%lease, error = %error, "cannot read the lease; asking again");
-                    tokio::time::sleep(self.settings.timing.retry_period()).await;
+            tokio::select! {
+                changed = self.manager.changed() => match changed {
+                    Ok(true) => break,
+                    Ok(false) => {}
+                    Err(error) => {
+                        tracing::warn!(%lease, error = %error, "cannot read the lease; asking again");
+                        tokio::time::sleep(self.settings.timing.retry_period()).await;
+                    }
+                },
+                () = released(&self.client, &self.settings) => {
+                    tracing::info!(%lease, "the lease was released; taking it");
+                    match manager(&self.client, &self.settings).await {
+                        Ok(fresh) => self.manager = Arc::new(fresh),
+                        Err(error) => tracing::warn!(%lease, error = %error, "cannot read the lease; asking again"),
+                    }
                 }
             }
         }
@@ -183,6 +211,20 @@ impl Elector {
 
     fn lease(&self) -> String {
         lease_name(&self.settings)
+    }
+}
+
+/// Resolves once the Lease has no holder, read every retry period.
+async fn released(client: &Client, settings: &ElectionSettings) {
+    let leases: kube::Api<Lease> = kube::Api::namespaced(client.clone(), &settings.namespace);
+    loop {
+        tokio::time::sleep(settings.timing.retry_period()).await;
+        if let Ok(Some(lease)) = leases.get_opt(&settings.lease_name).await {
+            let holder = lease.spec.and_then(|spec| spec.holder_identity);
+            if holder.is_none_or(|holder| holder.is_empty()) {
+                return;
+            }
+        }
     }
 }
 

@@ -18,9 +18,10 @@ pub enum Role {
 
 /// A shared switch saying whether the host is ready: clones share one value.
 ///
-/// It starts not ready. The process marks itself ready once its controllers have synced their
-/// caches, and not ready again when it begins to shut down, so that traffic and leadership
-/// move elsewhere first.
+/// It starts not ready. The process marks itself ready once it follows its plugin sources (or,
+/// under leader election, once it stands by), and not ready again when it begins to shut
+/// down, so that traffic and leadership move elsewhere first. Ready does not mean that every
+/// plugin's watch cache has synced: plugins come and go while the process runs.
 ///
 /// A standby is ready too: it is healthy and can take over at any moment. Answering 503 there
 /// would stall every rolling update, whose new Pods start as standbys; the body tells the two

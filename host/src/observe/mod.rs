@@ -13,7 +13,7 @@
 //! | `hotloop_fuel_consumed_total` | counter | `plugin` | WebAssembly fuel the plugin's calls consumed (a unit is about one WebAssembly instruction) |
 //! | `hotloop_sandbox_failures_total` | counter | `plugin`, `kind` | calls the sandbox stopped or whose result it refused; `kind` is the reason, such as `OutOfFuel`, `DeadlineExceeded`, `MemoryLimitExceeded`, `GuestPanic`, `GuestTrap`, `OutputTooLarge`, `HostCallBudgetExhausted` |
 //! | `hotloop_queue_depth` | gauge | `plugin` | objects due for a reconcile that wait for one of the plugin's workers (`--concurrency`); objects scheduled for later are not counted until they are due |
-//! | `hotloop_api_requests_total` | counter | `plugin`, `verb` | Kubernetes API requests made for the plugin; `verb` is `get`, `list`, `apply`, `patch_status`, `patch_finalizers`, `delete` or `event` |
+//! | `hotloop_api_requests_total` | counter | `plugin`, `verb` | Kubernetes API requests made for the plugin; `verb` is `apply`, `patch_status`, `patch_finalizers`, `delete`, `event`, or `get` when a plugin deletes a child the watch cache does not hold yet (a plugin's own `get` and `list` are answered from the cache and send nothing) |
 //! | `hotloop_plugin_loads_total` | counter | `plugin`, `result` | plugin versions read from a source; `result` is `loaded`, `rejected` (it did not compile or validate) or `kind_missing` (its kind is not served by the cluster) |
 //! | `hotloop_plugin_swaps_total` | counter | `plugin`, `result` | swaps of a running plugin to a new version; `result` says whether it took, such as `swapped` |
 //! | `hotloop_plugins_active` | gauge | none | plugins with a running controller |

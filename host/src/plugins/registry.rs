@@ -23,7 +23,7 @@ use super::records::Records;
 use super::sources::{Candidate, Origin};
 use crate::controller::{ControllerHandle, Mode, Serving, Settings, StartError};
 use crate::observe::Metrics;
-use crate::runtime::{Runtime, digest_of};
+use crate::runtime::{Limits, Runtime, digest_of};
 
 /// What happened to an offered plugin version; for logs, metrics and tests.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,11 +67,12 @@ pub(super) struct Entry {
     pub(super) record: Option<String>,
 }
 
-/// What a plugin version was made from.
+/// What a plugin version was made from, and the limits it runs under.
 #[derive(Clone)]
 pub(super) struct Source {
     pub(super) bytes: Arc<Vec<u8>>,
     pub(super) annotations: BTreeMap<String, String>,
+    pub(super) limits: Limits,
 }
 
 /// The controllers of the registry.
@@ -81,8 +82,8 @@ pub(super) struct Controllers {
     pub(super) active: HashMap<String, Entry>,
     /// Removed (or moved to another kind), while objects still carry their finalizer.
     pub(super) draining: Vec<Entry>,
-    /// The digest last rejected from each origin.
-    rejected: HashMap<Origin, String>,
+    /// The digest and annotations last rejected from each origin.
+    rejected: HashMap<Origin, (String, BTreeMap<String, String>)>,
     next_id: u64,
 }
 
@@ -176,14 +177,14 @@ impl Registry {
     async fn reject(
         &self,
         origin: &Origin,
-        digest: String,
+        (digest, annotations): (String, BTreeMap<String, String>),
         about: Option<&ObjectReference>,
         reason: String,
     ) {
-        tracing::warn!(origin = %origin, %digest, %reason, "plugin version rejected; the version serving before keeps serving");
+        tracing::warn!(origin = %origin, digest = %digest, %reason, "plugin version rejected; the version serving before keeps serving");
         {
             let mut controllers = self.controllers.lock().await;
-            controllers.rejected.insert(origin.clone(), digest);
+            controllers.rejected.insert(origin.clone(), (digest, annotations));
             let serving = controllers.active.iter().find(|(_, e)| e.origin == *origin);
             if let Some((name, _)) = serving {
                 self.metrics.plugin_swap(name, "rejected");
@@ -199,39 +200,42 @@ impl Registry {
     pub async fn offer(self: &Arc<Self>, candidate: Candidate, about: Option<ObjectReference>) {
         let origin = candidate.origin.clone();
         let digest = digest_of(&candidate.bytes);
+        let asked = limits::from_annotations(&candidate.annotations, self.runtime.default_limits());
         {
             let controllers = self.controllers.lock().await;
-            let serving = controllers
-                .active
-                .values()
-                .any(|e| e.origin == origin && e.handle.serving().identity.digest == digest);
-            if serving || controllers.rejected.get(&origin) == Some(&digest) {
-                tracing::debug!(origin = %origin, %digest, "same plugin bytes again; nothing to do");
+            let serving = controllers.active.values().any(|e| {
+                e.origin == origin
+                    && e.handle.serving().identity.digest == digest
+                    && asked.as_ref().ok() == Some(&e.source.limits)
+            });
+            let tried = (digest.clone(), candidate.annotations.clone());
+            if serving || controllers.rejected.get(&origin) == Some(&tried) {
+                tracing::debug!(origin = %origin, %digest, "same plugin version and limits again; nothing to do");
                 return;
             }
         }
-        let limits =
-            match limits::from_annotations(&candidate.annotations, self.runtime.default_limits()) {
-                Ok(limits) => limits,
-                Err(error) => {
-                    let reason = format!("{origin}: {error}");
-                    return self.reject(&origin, digest, about.as_ref(), reason).await;
-                }
-            };
+        let rejected = (digest.clone(), candidate.annotations.clone());
+        let limits = match asked {
+            Ok(limits) => limits,
+            Err(error) => {
+                let reason = format!("{origin}: {error}");
+                return self.reject(&origin, rejected, about.as_ref(), reason).await;
+            }
+        };
         let runtime = self.runtime.clone();
         let source =
-            Source { bytes: Arc::new(candidate.bytes), annotations: candidate.annotations };
+            Source { bytes: Arc::new(candidate.bytes), annotations: candidate.annotations, limits };
         let bytes = source.bytes.clone();
         let loaded = tokio::task::spawn_blocking(move || runtime.load(&bytes, limits)).await;
         let plugin = match loaded {
             Ok(Ok(plugin)) => plugin,
             Ok(Err(error)) => {
                 let reason = format!("{origin}: {:#}", anyhow::Error::from(error));
-                return self.reject(&origin, digest, about.as_ref(), reason).await;
+                return self.reject(&origin, rejected, about.as_ref(), reason).await;
             }
             Err(error) => {
                 let reason = format!("{origin}: {error}");
-                return self.reject(&origin, digest, about.as_ref(), reason).await;
+                return self.reject(&origin, rejected, about.as_ref(), reason).await;
             }
         };
         self.controllers.lock().await.rejected.remove(&origin);
@@ -281,18 +285,27 @@ impl Registry {
                 && before.manifest.owns == serving.manifest.owns
                 && before.manifest.reads == serving.manifest.reads;
             if same_kinds {
+                let same_bytes = before.identity.digest == serving.identity.digest;
+                let same_limits = entry.source.limits == source.limits;
                 entry.origin = origin;
                 entry.source = source;
-                if before.identity.digest == serving.identity.digest {
+                if same_bytes && same_limits {
                     return;
                 }
-                let note = format!(
-                    "plugin {name} swapped from {} ({}) to {} ({})",
-                    before.identity.version,
-                    before.identity.digest,
-                    serving.identity.version,
-                    serving.identity.digest
-                );
+                let note = if same_bytes {
+                    format!(
+                        "plugin {name} {} ({}) runs under new limits: {:?}",
+                        serving.identity.version, serving.identity.digest, entry.source.limits
+                    )
+                } else {
+                    format!(
+                        "plugin {name} swapped from {} ({}) to {} ({})",
+                        before.identity.version,
+                        before.identity.digest,
+                        serving.identity.version,
+                        serving.identity.digest
+                    )
+                };
                 tracing::info!(plugin = %name, from = %before.identity.digest, to = %serving.identity.digest, "plugin swapped");
                 let swapped = RegistryEvent::Swapped {
                     plugin: name.clone(),

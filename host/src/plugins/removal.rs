@@ -282,7 +282,7 @@ impl Registry {
             OnRemoval::Release => Mode::Releasing,
         };
         tracing::info!(plugin = %record.plugin, digest = %record.digest, record = %record.name, ?mode, "draining a plugin removed before this host started");
-        let source = Source { bytes, annotations: record.annotations.clone() };
+        let source = Source { bytes, annotations: record.annotations.clone(), limits };
         let mut controllers = self.controllers.lock().await;
         let origin = Origin::Record { name: record.name.clone() };
         let mut entry = controllers.entry(handle, origin, source);
