@@ -5,9 +5,13 @@
 //! through the API, as `hotloop run` does. Twenty `Probe`s are settled; each swap writes the
 //! other version into the ConfigMap, and the clock stops when a watch sees the first probe
 //! whose `status.plugin.digest` is the new version's. That span holds the API server's
-//! ConfigMap watch, compiling the component (the two versions alternate, so from the third
-//! swap on it comes from the in-memory artifact cache), the swap, requeueing, a reconcile, the
-//! status write and the watch event that reports it.
+//! ConfigMap watch, compiling the component, the swap, requeueing, a reconcile, the status
+//! write and the watch event that reports it.
+//!
+//! Two series, each over `--swaps` swaps: `cached`, where the two versions alternate (from the
+//! third swap on, the component comes from the in-memory artifact cache, as when a version is
+//! rolled back), and `fresh`, where every swap brings bytes never seen before (a custom
+//! section with the swap's number is appended to the component), so every swap compiles.
 //!
 //! Run: `scripts/bench-swap [SWAPS]` (default 40).
 
@@ -27,6 +31,32 @@ use swap::*;
 fn argument(name: &str) -> Option<String> {
     let args: Vec<String> = std::env::args().collect();
     args.iter().position(|a| a == name).and_then(|i| args.get(i + 1).cloned())
+}
+
+/// `component` with a custom section named `hotloop-bench` holding `n`: other bytes, the same
+/// code.
+fn with_custom_section(component: &[u8], n: usize) -> Vec<u8> {
+    fn leb128(mut value: usize, out: &mut Vec<u8>) {
+        loop {
+            let byte = (value & 0x7f) as u8;
+            value >>= 7;
+            if value == 0 {
+                out.push(byte);
+                return;
+            }
+            out.push(byte | 0x80);
+        }
+    }
+    let name = b"hotloop-bench";
+    let mut contents = Vec::new();
+    leb128(name.len(), &mut contents);
+    contents.extend_from_slice(name);
+    contents.extend_from_slice(&n.to_le_bytes());
+    let mut out = component.to_vec();
+    out.push(0);
+    leb128(contents.len(), &mut out);
+    out.extend_from_slice(&contents);
+    out
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -51,34 +81,54 @@ async fn main() {
     create_probes(&api, 20).await;
     all_settled_by(&api, 20, "v1").await;
 
-    let mut spans = Vec::with_capacity(swaps);
-    for swap in 1..=swaps {
-        let bytes = versions[swap % 2].clone();
-        let digest = digest_of(&bytes);
-        let mut events = std::pin::pin!(watcher(api.clone(), watcher::Config::default()));
-        // The watch is running before the clock starts: wait for its first listing.
-        while let Some(event) = events.next().await {
-            if matches!(event, Ok(watcher::Event::InitDone)) {
-                break;
-            }
+    for series in ["cached", "fresh"] {
+        let mut spans = Vec::with_capacity(swaps);
+        for swap in 1..=swaps {
+            let variant = swap % 2;
+            let bytes = match series {
+                "fresh" => with_custom_section(&versions[variant], swap),
+                _ => versions[variant].clone(),
+            };
+            spans.push(time_swap(&namespace, &api, bytes).await);
+            // Let every probe settle on the new version before the next swap.
+            all_settled_by(&api, 20, if variant == 1 { "v2" } else { "v1" }).await;
         }
-        let started = Instant::now();
-        put_plugin(&namespace, "probe-plugin", bytes, BTreeMap::new()).await;
-        while let Some(event) = events.next().await {
-            let Ok(watcher::Event::Apply(probe)) = event else { continue };
-            if status(&probe)["plugin"]["digest"] == digest.as_str() {
-                break;
-            }
-        }
-        spans.push(started.elapsed());
-        // Let every probe settle on the new version before the next swap.
-        all_settled_by(&api, 20, if swap % 2 == 1 { "v2" } else { "v1" }).await;
+        report(series, swaps, &spans);
     }
-    let mut sorted = spans.clone();
+}
+
+/// Writes `bytes` into the plugin ConfigMap and returns the time until a probe's status shows
+/// their digest.
+async fn time_swap(
+    namespace: &hotloop_testenv::TestNamespace<'_>,
+    api: &kube::Api<kube::api::DynamicObject>,
+    bytes: Vec<u8>,
+) -> Duration {
+    let digest = digest_of(&bytes);
+    let mut events = std::pin::pin!(watcher(api.clone(), watcher::Config::default()));
+    // The watch is running before the clock starts: wait for its first listing.
+    while let Some(event) = events.next().await {
+        if matches!(event, Ok(watcher::Event::InitDone)) {
+            break;
+        }
+    }
+    let started = Instant::now();
+    put_plugin(namespace, "probe-plugin", bytes, BTreeMap::new()).await;
+    while let Some(event) = events.next().await {
+        let Ok(watcher::Event::Apply(probe)) = event else { continue };
+        if status(&probe)["plugin"]["digest"] == digest.as_str() {
+            break;
+        }
+    }
+    started.elapsed()
+}
+
+fn report(series: &str, swaps: usize, spans: &[Duration]) {
+    let mut sorted = spans.to_vec();
     sorted.sort();
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     println!(
-        "swaps={swaps} first_ms={:.1} p50_ms={:.1} p99_ms={:.1} max_ms={:.1} min_ms={:.1}",
+        "series={series} swaps={swaps} first_ms={:.1} p50_ms={:.1} p99_ms={:.1} max_ms={:.1} min_ms={:.1}",
         ms(spans[0]),
         ms(percentile(&sorted, 50.0)),
         ms(percentile(&sorted, 99.0)),
