@@ -222,3 +222,47 @@ async fn new_limits_on_the_same_bytes_take_effect_at_once() {
     }
     all_gone(&api).await;
 }
+
+#[tokio::test]
+async fn a_plugin_whose_kind_is_not_installed_is_reported_and_starts_once_it_is() {
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+    let _alone = ONE_AT_A_TIME.lock().await;
+    let namespace = CLUSTER.namespace().await.expect("a namespace");
+    let mut operator = Operator::start(&namespace, true).await;
+    let misbehave = std::fs::read(common::plugin("misbehave")).expect("the misbehave plugin");
+    put_plugin(&namespace, "misbehave-plugin", misbehave, BTreeMap::new()).await;
+    let missing = operator
+        .report("the missing kind", |r| matches!(r, RegistryEvent::KindMissing { .. }))
+        .await;
+    let RegistryEvent::KindMissing { plugin, kind } = missing else { unreachable!() };
+    assert_eq!(plugin, "misbehave");
+    assert!(kind.contains("Misbehavior"), "{kind}");
+    let note = config_map_event(&namespace, "misbehave-plugin", "KindNotInstalled").await;
+    assert!(note.contains("install its CustomResourceDefinition"), "{note}");
+
+    // The other plugins run on meanwhile.
+    let v1 = std::fs::read(common::swap_probe("v1")).expect("v1");
+    put_plugin(&namespace, "probe-plugin", v1, BTreeMap::new()).await;
+    create_probes(&probe_api(&namespace), 1).await;
+    all_settled_by(&probe_api(&namespace), 1, "v1").await;
+
+    // Once the kind is installed, the next retry starts the plugin's controller.
+    let crd: CustomResourceDefinition =
+        serde_yaml_ng::from_str(include_str!("../../plugins/misbehave/deploy/crd.yaml"))
+            .expect("the misbehave CRD");
+    let crds: kube::Api<CustomResourceDefinition> = kube::Api::all(namespace.client());
+    crds.create(&Default::default(), &crd).await.expect("install the CRD");
+    operator
+        .report(
+            "the misbehave controller",
+            |r| matches!(r, RegistryEvent::Started { plugin, .. } if plugin == "misbehave"),
+        )
+        .await;
+    api_cleanup(&namespace).await;
+}
+
+async fn api_cleanup(namespace: &hotloop_testenv::TestNamespace<'_>) {
+    let api = probe_api(namespace);
+    api.delete(&probe_name(0), &DeleteParams::default()).await.expect("delete the probe");
+    all_gone(&api).await;
+}

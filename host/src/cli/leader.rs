@@ -26,7 +26,9 @@ pub(super) struct ElectionArgs {
     /// Namespace of the Lease [default: the value of --namespace].
     #[arg(long)]
     lease_namespace: Option<String>,
-    /// Seconds a renewal holds the Lease; a standby takes over this long after the last one.
+    /// Seconds a renewal holds the Lease; a standby takes over this long after the last one
+    /// when the leader dies. A leader that stops releases the Lease, and a standby takes it
+    /// within a retry period.
     #[arg(long, default_value_t = 15)]
     lease_duration_s: u64,
     /// Seconds after its last renewal at which the leader renews (minus the retry period).

@@ -58,7 +58,8 @@ pub(super) struct Args {
     /// Address of the HTTP server for `/metrics`, `/healthz` and `/readyz`.
     #[arg(long, default_value = "127.0.0.1:9090")]
     metrics_addr: std::net::SocketAddr,
-    /// Name of this instance in Events (defaults to the host name).
+    /// Name of this instance in Events and in the Lease [default: the HOSTNAME variable, which
+    /// Kubernetes sets to the Pod's name].
     #[arg(long, env = "POD_NAME")]
     instance: Option<String>,
     #[command(flatten)]

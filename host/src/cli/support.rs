@@ -12,8 +12,10 @@ use crate::runtime::{Limits, Plugin, Runtime, RuntimeConfig};
 pub(super) fn init_logging(default_level: &str, format: super::LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
-    // Colours only for a terminal: not in files, `kubectl logs` or a log collector.
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    // Colours only for a terminal (not in files, `kubectl logs` or a log collector), and not
+    // when NO_COLOR asks for none.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr())
+        && std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(ansi)

@@ -99,6 +99,13 @@ impl Controllers {
     }
 }
 
+/// The action of an Event about a plugin version: `verb` and the first 12 hex digits of the
+/// version's digest, such as `Swap:3fa1c2d4e5f6`.
+pub(super) fn action(verb: &str, digest: &str) -> String {
+    let hex = digest.strip_prefix("sha256:").unwrap_or(digest);
+    format!("{verb}:{}", hex.chars().take(12).collect::<String>())
+}
+
 /// Keeps one controller per plugin name.
 pub struct Registry {
     pub(super) runtime: Runtime,
@@ -154,21 +161,20 @@ impl Registry {
         }
     }
 
+    /// Records an Event on a plugin's source. `action` says what was done to which version
+    /// (see [`action`]): repeats of one reason and action are counted in one Event, so a new
+    /// version is an Event of its own.
     pub(super) async fn event(
         &self,
         about: Option<&ObjectReference>,
         type_: EventType,
         reason: &str,
+        action: String,
         note: String,
     ) {
         let Some(reference) = about else { return };
-        let event = Event {
-            type_,
-            reason: reason.into(),
-            note: Some(note),
-            action: "LoadPlugin".into(),
-            secondary: None,
-        };
+        let event =
+            Event { type_, reason: reason.into(), note: Some(note), action, secondary: None };
         if let Err(error) = self.recorder.publish(&event, reference).await {
             tracing::warn!(%error, reason, "could not record an event on the plugin's source");
         }
@@ -181,7 +187,8 @@ impl Registry {
         about: Option<&ObjectReference>,
         reason: String,
     ) {
-        tracing::warn!(origin = %origin, digest = %digest, %reason, "plugin version rejected; the version serving before keeps serving");
+        tracing::warn!(origin = %origin, %digest, %reason, "plugin version rejected; the version serving before keeps serving");
+        let action = action("Reject", &digest);
         {
             let mut controllers = self.controllers.lock().await;
             controllers.rejected.insert(origin.clone(), (digest, annotations));
@@ -191,7 +198,7 @@ impl Registry {
             }
         }
         self.metrics.plugin_load(&origin.to_string(), "rejected");
-        self.event(about, EventType::Warning, "PluginRejected", reason.clone()).await;
+        self.event(about, EventType::Warning, "PluginRejected", action, reason.clone()).await;
         self.tell(RegistryEvent::Rejected { origin: origin.to_string(), reason });
     }
 
@@ -294,7 +301,7 @@ impl Registry {
                 }
                 let note = if same_bytes {
                     format!(
-                        "plugin {name} {} ({}) runs under new limits: {:?}",
+                        "plugin {name} {} ({}) runs under new limits: {}",
                         serving.identity.version, serving.identity.digest, entry.source.limits
                     )
                 } else {
@@ -306,7 +313,9 @@ impl Registry {
                         serving.identity.digest
                     )
                 };
-                tracing::info!(plugin = %name, from = %before.identity.digest, to = %serving.identity.digest, "plugin swapped");
+                tracing::info!(plugin = %name, from = %before.identity.digest, to = %serving.identity.digest, limits = %entry.source.limits, "plugin swapped");
+                let verb = if same_bytes { "Limits" } else { "Swap" };
+                let action = action(verb, &serving.identity.digest);
                 let swapped = RegistryEvent::Swapped {
                     plugin: name.clone(),
                     from: before.identity.digest.clone(),
@@ -315,7 +324,7 @@ impl Registry {
                 entry.handle.swap(serving);
                 self.metrics.plugin_swap(&name, "swapped");
                 drop(controllers);
-                self.event(about.as_ref(), EventType::Normal, "PluginSwapped", note).await;
+                self.event(about.as_ref(), EventType::Normal, "PluginSwapped", action, note).await;
                 self.tell(swapped);
                 return;
             }
@@ -385,7 +394,8 @@ impl Registry {
                     "plugin {name} {} ({digest}) is reconciling {}",
                     serving.identity.version, serving.manifest.reconciles
                 );
-                self.event(about.as_ref(), EventType::Normal, "PluginLoaded", note).await;
+                let action = action("Load", &digest);
+                self.event(about.as_ref(), EventType::Normal, "PluginLoaded", action, note).await;
                 self.tell(RegistryEvent::Started { plugin: name, digest });
             }
             Err(StartError::KindNotInstalled { kind, source: error }) => {
@@ -395,7 +405,9 @@ impl Registry {
                     self.kind_retry
                 );
                 self.metrics.plugin_load(&name, "kind_missing");
-                self.event(about.as_ref(), EventType::Warning, "KindNotInstalled", note).await;
+                let action = action("WaitForKind", &serving.identity.digest);
+                self.event(about.as_ref(), EventType::Warning, "KindNotInstalled", action, note)
+                    .await;
                 self.tell(RegistryEvent::KindMissing { plugin: name, kind });
                 let registry = self.clone();
                 tokio::spawn(async move {

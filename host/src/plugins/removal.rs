@@ -24,7 +24,7 @@ use kube::runtime::events::EventType;
 
 use super::limits;
 use super::records::{Record, RecordError, Records};
-use super::registry::{Controllers, Entry, Registry, RegistryEvent, Source};
+use super::registry::{Controllers, Entry, Registry, RegistryEvent, Source, action};
 use super::sources::Origin;
 use crate::controller::{ControllerHandle, Mode, Serving};
 
@@ -102,7 +102,8 @@ impl Registry {
             ),
         };
         tracing::warn!(plugin = %name, origin = %origin, objects = waiting, mode = ?mode, "plugin removed; its controller drains");
-        self.event(about.as_ref(), EventType::Normal, "PluginRemoved", note).await;
+        let action = action("Remove", &version.digest);
+        self.event(about.as_ref(), EventType::Normal, "PluginRemoved", action, note).await;
         self.tell(RegistryEvent::Removed {
             plugin: name,
             release: on_removal == OnRemoval::Release,
@@ -205,7 +206,9 @@ impl Registry {
                     name: Some(record.name.clone()),
                     ..ObjectReference::default()
                 };
-                self.event(Some(&about), EventType::Warning, "DrainRecordFailed", message).await;
+                let action = action("KeepDrainRecord", &record.digest);
+                self.event(Some(&about), EventType::Warning, "DrainRecordFailed", action, message)
+                    .await;
             }
         }
     }

@@ -24,6 +24,20 @@ pub struct Limits {
     pub output_bytes: usize,
 }
 
+impl std::fmt::Display for Limits {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "fuel {}, deadline {} ms, memory {} MiB, {} host calls, output {} KiB",
+            self.fuel,
+            self.deadline.as_millis(),
+            self.memory_bytes >> 20,
+            self.host_calls,
+            self.output_bytes >> 10
+        )
+    }
+}
+
 impl Default for Limits {
     fn default() -> Self {
         Limits {
