@@ -47,7 +47,7 @@ impl Binaries {
 
 /// The build script of this repository.
 pub(crate) fn build_script() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/build-control-plane")
+    crate::repository().join("scripts/build-control-plane")
 }
 
 fn run_build_script() -> Result<PathBuf, Error> {

@@ -44,9 +44,9 @@ pub(super) struct Args {
     metrics_addr: SocketAddr,
 }
 
-/// The plugins of the repository this binary was built from.
+/// The plugins of the repository (see [`hotloop_testenv::repository`] for how it is found).
 fn default_plugins_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins")
+    hotloop_testenv::repository().join("plugins")
 }
 
 fn step(what: &str) {
