@@ -179,7 +179,11 @@ async fn operator(handler: &str) {
                 .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../target").into());
             let bytes = std::fs::read(format!("{target}/wasm32-wasip2/plugin/static_site.wasm"))
                 .expect("run scripts/build-plugins first");
-            let runtime = Runtime::new(RuntimeConfig::default()).expect("the runtime");
+            // Compiled in a child process, as `hotloop run` does, so that the compiler's
+            // memory is not part of the operator's peak.
+            let mut config = RuntimeConfig::default();
+            config.compiler = config.child_compiler(env!("CARGO_BIN_EXE_hotloop").into());
+            let runtime = Runtime::new(config).expect("the runtime");
             Arc::new(runtime.load(&bytes, Limits::default()).expect("the plugin loads"))
         }
     };

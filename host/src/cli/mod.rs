@@ -1,6 +1,7 @@
 //! The `hotloop` command line: `inspect`, `simulate`, `package` and `rbac` work offline on a
 //! plugin file; `run` is the operator; `dev` is the whole loop on one machine.
 
+mod compile;
 mod dev;
 mod graph;
 mod inspect;
@@ -43,6 +44,9 @@ enum Command {
     /// The dev loop: a local control plane, the example plugins built and run, their objects
     /// shown live, and a plugin rebuilt and swapped in when its source changes.
     Dev(dev::Args),
+    /// Compiles one component for a running host, in a process of its own.
+    #[command(name = "compile-component", hide = true)]
+    CompileComponent(compile::Args),
 }
 
 /// How log lines are written.
@@ -78,6 +82,8 @@ pub fn main() -> ExitCode {
         Command::Rbac(args) => rbac::run(&args),
         Command::Run(args) => run::run(&args),
         Command::Dev(args) => dev::run(&args, cli.log_format),
+        // A child of a host: it reports through its exit status, without logging.
+        Command::CompileComponent(args) => return compile::run(&args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -151,11 +151,19 @@ pub(super) async fn operate(
     notify: Option<mpsc::UnboundedSender<RegistryEvent>>,
     stopping: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
-    let engine = Runtime::new(RuntimeConfig {
+    let mut config = RuntimeConfig {
         cache_dir: args.cache_dir.clone(),
         default_limits: args.limits.limits(),
         ..RuntimeConfig::default()
-    })?;
+    };
+    // Compiling in a child keeps the compiler's memory out of this long-lived process.
+    match std::env::current_exe() {
+        Ok(program) => config.compiler = config.child_compiler(program),
+        Err(error) => {
+            tracing::warn!(%error, "cannot find this program; compiling plugins in this process")
+        }
+    }
+    let engine = Runtime::new(config)?;
     let settings = Settings {
         concurrency: args.concurrency,
         backoff_base: Duration::from_millis(args.backoff_base_ms),

@@ -16,6 +16,7 @@ use std::sync::Mutex;
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
+use super::compiler::Compiler;
 use super::error::LoadError;
 
 /// How many compiled versions stay in memory; older ones are compiled or loaded again.
@@ -33,10 +34,15 @@ pub(super) struct ArtifactCache {
     memory: Mutex<VecDeque<(String, Component)>>,
     dir: Option<PathBuf>,
     compatibility: String,
+    compiler: Compiler,
 }
 
 impl ArtifactCache {
-    pub(super) fn new(engine: &Engine, dir: Option<PathBuf>) -> Result<Self, LoadError> {
+    pub(super) fn new(
+        engine: &Engine,
+        dir: Option<PathBuf>,
+        compiler: Compiler,
+    ) -> Result<Self, LoadError> {
         if let Some(dir) = &dir {
             std::fs::create_dir_all(dir).map_err(|error| LoadError::CacheDir {
                 path: dir.display().to_string(),
@@ -46,7 +52,7 @@ impl ArtifactCache {
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
         engine.precompile_compatibility_hash().hash(&mut hasher);
         let compatibility = format!("{:016x}", hasher.finish());
-        Ok(ArtifactCache { memory: Mutex::new(VecDeque::new()), dir, compatibility })
+        Ok(ArtifactCache { memory: Mutex::new(VecDeque::new()), dir, compatibility, compiler })
     }
 
     fn artifact_path(&self, dir: &Path, digest_hex: &str) -> PathBuf {
@@ -84,8 +90,7 @@ impl ArtifactCache {
                 return Ok((component, Origin::Disk));
             }
         }
-        let component = Component::new(engine, bytes)
-            .map_err(|error| LoadError::Compile(format!("{error:#}")))?;
+        let component = self.compiler.compile(engine, bytes)?;
         if let Some(dir) = &self.dir {
             store_artifact(&component, &self.artifact_path(dir, digest_hex));
         }

@@ -14,7 +14,9 @@ use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAlloc
 use super::bindings;
 use super::cache::{ArtifactCache, Origin};
 use super::call::CallState;
+use super::compiler::Compiler;
 use super::error::LoadError;
+use super::exports::FoundExports;
 use super::limits::Limits;
 use super::plugin::Plugin;
 
@@ -33,6 +35,8 @@ pub struct RuntimeConfig {
     pub cache_dir: Option<PathBuf>,
     /// The limits of a plugin that asks for no others. Default: [`Limits::default`].
     pub default_limits: Limits,
+    /// Where components are compiled. Default: in this process (see [`Compiler`]).
+    pub compiler: Compiler,
 }
 
 impl Default for RuntimeConfig {
@@ -42,6 +46,7 @@ impl Default for RuntimeConfig {
             max_memory_bytes: 256 << 20,
             cache_dir: None,
             default_limits: Limits::default(),
+            compiler: Compiler::InProcess,
         }
     }
 }
@@ -124,7 +129,7 @@ impl Runtime {
                 )
             })
             .map_err(|error| RuntimeError::Engine(format!("{error:#}")))?;
-        let cache = ArtifactCache::new(&engine, config.cache_dir.clone())?;
+        let cache = ArtifactCache::new(&engine, config.cache_dir.clone(), config.compiler.clone())?;
         let ticker = EpochTicker::start(engine.clone())
             .map_err(|error| RuntimeError::Engine(format!("epoch ticker thread: {error}")))?;
         let calls = Arc::new(tokio::sync::Semaphore::new(config.max_concurrent_calls as usize));
@@ -161,19 +166,42 @@ impl Runtime {
         let digest_hex = hex::encode(Sha256::digest(bytes));
         let (component, origin) =
             self.inner.cache.component(&self.inner.engine, &digest_hex, bytes)?;
-        let pre = self
+        let exports = self
             .inner
             .linker
             .instantiate_pre(&component)
-            .and_then(bindings::PluginPre::new)
+            .and_then(FoundExports::new)
             .map_err(|error| LoadError::WrongWorld(format!("{error:#}")))?;
         let limits = Limits {
             memory_bytes: limits.memory_bytes.min(self.inner.config.max_memory_bytes),
             ..limits
         };
-        let plugin = Plugin::new(self.clone(), format!("sha256:{digest_hex}"), pre, limits)?;
+        let plugin = Plugin::new(self.clone(), format!("sha256:{digest_hex}"), exports, limits)?;
         Ok((plugin, origin))
     }
+}
+
+impl RuntimeConfig {
+    /// A compiler that runs `program compile-component` with this configuration's engine
+    /// settings; `program` is the `hotloop` binary.
+    pub fn child_compiler(&self, program: PathBuf) -> Compiler {
+        let engine_args = vec![
+            "--max-concurrent-calls".to_owned(),
+            self.max_concurrent_calls.to_string(),
+            "--max-memory-bytes".to_owned(),
+            self.max_memory_bytes.to_string(),
+        ];
+        Compiler::Child { program, engine_args }
+    }
+}
+
+/// An engine set up as a [`Runtime`] with `config` sets up its own, for compiling artifacts
+/// that runtime can load.
+///
+/// # Errors
+/// When the engine cannot be configured.
+pub fn compile_engine(config: &RuntimeConfig) -> Result<Engine, RuntimeError> {
+    Engine::new(&engine_config(config)).map_err(|error| RuntimeError::Engine(format!("{error:#}")))
 }
 
 /// The sha256 digest of plugin bytes, as `sha256:<hex>`.

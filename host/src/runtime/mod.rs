@@ -11,14 +11,17 @@
 mod bindings;
 mod cache;
 mod call;
+mod compiler;
 mod convert;
 mod engine;
 mod error;
+mod exports;
 mod limits;
 mod plugin;
 
 pub use cache::Origin;
-pub use engine::{Runtime, RuntimeConfig, RuntimeError, digest_of};
+pub use compiler::{COMPILE_SUBCOMMAND, CompileError, Compiler, REJECTED_EXIT, compile_file};
+pub use engine::{Runtime, RuntimeConfig, RuntimeError, compile_engine, digest_of};
 pub use error::{LoadError, SandboxFailure};
 pub use limits::Limits;
 pub use plugin::Plugin;

@@ -5,11 +5,11 @@ use std::time::Instant;
 
 use wasmtime::Store;
 
-use super::bindings;
 use super::call::CallState;
 use super::convert;
 use super::engine::{EPOCH_TICK, Runtime};
 use super::error::{LoadError, SandboxFailure};
+use super::exports::{Exports, FoundExports};
 use super::limits::Limits;
 use crate::contract::{
     Call, CallStats, Context, EventType, FinalizeResult, Finalized, Handler, HandlerFuture,
@@ -30,7 +30,7 @@ struct PluginInner {
     digest: String,
     manifest: Manifest,
     limits: Limits,
-    pre: bindings::PluginPre<CallState>,
+    exports: Exports,
 }
 
 impl std::fmt::Debug for Plugin {
@@ -68,15 +68,20 @@ impl Plugin {
     pub(super) fn new(
         runtime: Runtime,
         digest: String,
-        pre: bindings::PluginPre<CallState>,
+        found: FoundExports,
         limits: Limits,
     ) -> Result<Self, LoadError> {
-        let (read, _) = sandboxed(&runtime, &pre, &limits, Box::new(NoHostCalls), |store, p| {
-            p.call_manifest(store)
+        // The manifest call runs under the default budget, not the plugin's per-call limits:
+        // those are for reconcile and finalize, and a plugin given very little fuel must still
+        // load, so that its calls fail visibly instead of the version being rejected.
+        let manifest_limits = Limits { memory_bytes: limits.memory_bytes, ..Limits::default() };
+        let (read, _) = sandboxed(&runtime, &manifest_limits, Box::new(NoHostCalls), |store| {
+            found.read_manifest(store)
         });
-        let manifest = convert::manifest(read.map_err(LoadError::ManifestCall)?);
+        let (exports, manifest) = read.map_err(LoadError::ManifestCall)?;
+        let manifest = convert::manifest(manifest);
         manifest.validate()?;
-        Ok(Plugin { inner: Arc::new(PluginInner { runtime, digest, manifest, limits, pre }) })
+        Ok(Plugin { inner: Arc::new(PluginInner { runtime, digest, manifest, limits, exports }) })
     }
 
     /// `sha256:<hex>` of the plugin's bytes.
@@ -101,7 +106,7 @@ impl Plugin {
                 digest: inner.digest.clone(),
                 manifest: inner.manifest.clone(),
                 limits,
-                pre: inner.pre.clone(),
+                exports: inner.exports.clone(),
             }),
         }
     }
@@ -131,10 +136,9 @@ impl Plugin {
     ) -> Reconciled {
         let inner = &*self.inner;
         let context = convert::context(context);
-        let (outcome, stats) =
-            sandboxed(&inner.runtime, &inner.pre, &inner.limits, host, |s, p| {
-                p.call_reconcile(s, state, object, &context)
-            });
+        let (outcome, stats) = sandboxed(&inner.runtime, &inner.limits, host, |store| {
+            inner.exports.reconcile(store, state, object, &context)
+        });
         let result = self.accept(outcome, convert::reconcile_output_size, |result| {
             let result = convert::reconcile_result(result)?;
             result.check(&inner.manifest, state)?;
@@ -159,10 +163,9 @@ impl Plugin {
     ) -> Finalized {
         let inner = &*self.inner;
         let context = convert::context(context);
-        let (outcome, stats) =
-            sandboxed(&inner.runtime, &inner.pre, &inner.limits, host, |s, p| {
-                p.call_finalize(s, state, object, &context)
-            });
+        let (outcome, stats) = sandboxed(&inner.runtime, &inner.limits, host, |store| {
+            inner.exports.finalize(store, state, object, &context)
+        });
         let result = self.accept(outcome, convert::finalize_output_size, |result| {
             let result = convert::finalize_result(result)?;
             result.check()?;
@@ -178,13 +181,13 @@ impl Plugin {
     }
 }
 
-/// Runs `call` in a fresh instance under every limit, and says what it cost.
+/// Runs `call`, which instantiates the plugin in the store it is given, under every limit, and
+/// says what it cost.
 fn sandboxed<R>(
     runtime: &Runtime,
-    pre: &bindings::PluginPre<CallState>,
     limits: &Limits,
     host: Box<dyn HostCalls>,
-    call: impl FnOnce(&mut Store<CallState>, &bindings::Plugin) -> wasmtime::Result<R>,
+    call: impl FnOnce(&mut Store<CallState>) -> wasmtime::Result<R>,
 ) -> (Result<R, SandboxFailure>, CallStats) {
     let started = Instant::now();
     let engine = &runtime.inner.engine;
@@ -193,10 +196,7 @@ fn sandboxed<R>(
     store.limiter(|state| &mut state.limiter);
     let ticks = limits.deadline.as_nanos().div_ceil(EPOCH_TICK.as_nanos()).max(1);
     store.set_epoch_deadline(u64::try_from(ticks).unwrap_or(u64::MAX));
-    let outcome = store
-        .set_fuel(limits.fuel)
-        .and_then(|()| pre.instantiate(&mut store))
-        .and_then(|instance| call(&mut store, &instance));
+    let outcome = store.set_fuel(limits.fuel).and_then(|()| call(&mut store));
     let fuel = limits.fuel.saturating_sub(store.get_fuel().unwrap_or(0));
     let state = store.data();
     let stats = CallStats {

@@ -66,7 +66,10 @@ impl Operator {
             )
             .try_init();
         let client = namespace.client();
-        let engine = Runtime::new(RuntimeConfig::default()).expect("the runtime");
+        // Components are compiled in a child process, as `hotloop run` compiles them.
+        let mut config = RuntimeConfig::default();
+        config.compiler = config.child_compiler(env!("CARGO_BIN_EXE_hotloop").into());
+        let engine = Runtime::new(config).expect("the runtime");
         let settings = Settings { backoff_base: Duration::from_millis(100), ..Settings::default() };
         let reporter = Reporter { controller: "hotloop".into(), instance: Some("e2e".into()) };
         let metrics = Arc::new(hotloop::observe::Metrics::new());

@@ -27,7 +27,14 @@
 //! ```
 //!
 //! `sdk/rust/README.md` walks through a complete plugin.
+//!
+//! Inside a component the crate also supplies the C library's standard output and error
+//! (standard error goes to the host, for panic messages) and, with the default `allocator`
+//! feature, the global allocator: both keep the fresh instance of every call cheap. See the
+//! README's "Inside the component".
 
+#[cfg(any(all(target_arch = "wasm32", feature = "allocator"), test))]
+mod allocator;
 mod definition;
 mod exports;
 pub mod host;
@@ -35,6 +42,8 @@ pub mod host;
 pub mod native;
 mod object;
 mod result;
+#[cfg(all(target_arch = "wasm32", target_os = "wasi"))]
+mod stdio;
 
 pub use definition::{Definition, FinalizeHandler, Kind, Plugin, ReconcileHandler, StateKind};
 #[doc(hidden)]
