@@ -50,8 +50,11 @@ pub struct Metadata {
 pub struct Context {
     /// The time the call started, RFC 3339 in UTC. The plugin has no clock of its own.
     pub now: String,
-    /// Why the object is looked at: `created`, `changed`, `child-changed`, `requeued`,
-    /// `retry`, `plugin-reloaded`, `resync` or `simulated`.
+    /// Why the object is looked at, as far as the host can tell: `created` (no status yet),
+    /// `changed` (its generation is newer than `status.observedGeneration`), `transitioned`
+    /// (the reconcile before moved it to this state), `retry` (the call before failed),
+    /// `simulated` (`hotloop simulate`), or `requeued` for anything else (a requeue asked
+    /// for, a child's change, a new plugin version).
     pub trigger: String,
     /// Failed calls in a row before this one; 0 after a success.
     pub attempt: u32,

@@ -1,6 +1,6 @@
 //! Where the etcd, kube-apiserver and kube-controller-manager binaries are.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use crate::{Component, Error};

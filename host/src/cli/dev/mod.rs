@@ -22,7 +22,7 @@ mod samples;
 mod show;
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::Context as _;
 use clap::Parser as _;
