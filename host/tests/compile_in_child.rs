@@ -1,6 +1,7 @@
 //! Compiling in a child process (`hotloop compile-component`), as `hotloop run` does: the
 //! plugin loads and runs as if compiled here, a broken component is rejected with the
-//! compiler's reason, and a compiler that cannot start falls back to compiling here.
+//! compiler's reason, a compiler that crashes rejects the version, and a compiler that cannot
+//! start falls back to compiling here.
 
 mod common;
 
@@ -72,4 +73,19 @@ fn a_compiler_that_cannot_start_falls_back_to_compiling_here() {
         .load(&common::plugin_bytes("static_site"), Limits::default())
         .expect("the plugin loads all the same");
     assert_eq!(plugin.manifest().name, "static-site");
+}
+
+#[test]
+fn a_compiler_that_fails_rejects_the_version_instead_of_compiling_here() {
+    // `false` starts, ignores its arguments and exits 1, as a compiler that crashed.
+    let runtime = runtime_compiling_with(PathBuf::from("/bin/false"), None);
+    match runtime.load(&common::plugin_bytes("static_site"), Limits::default()) {
+        Err(LoadError::Compile(reason)) => {
+            assert!(
+                reason.starts_with("the compiler process ended with exit status: 1"),
+                "{reason}"
+            );
+        }
+        other => panic!("a failed compile must reject the version, got {other:?}"),
+    }
 }

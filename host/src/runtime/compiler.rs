@@ -34,8 +34,10 @@ pub enum Compiler {
     #[default]
     InProcess,
     /// In a child process: this program, run as `PROGRAM compile-component [ENGINE ARGS]
-    /// INPUT OUTPUT`. When it cannot be started, or writes nothing usable, the component is
-    /// compiled in this process instead, with a warning.
+    /// INPUT OUTPUT`. When it cannot be started, or its artifact does not load here, the
+    /// component is compiled in this process instead, with a warning. When it crashes, is
+    /// killed (as by the kernel's out-of-memory killer) or runs past its deadline, the version
+    /// is rejected: compiling it here could take this process down the same way.
     Child {
         program: PathBuf,
         /// The arguments that give the child the same engine settings as this process.
@@ -52,6 +54,9 @@ impl Compiler {
                 match compile_in_child(engine, program, engine_args, bytes) {
                     Ok(component) => Ok(component),
                     Err(ChildError::Rejected(message)) => Err(LoadError::Compile(message)),
+                    Err(ChildError::Failed(why)) => {
+                        Err(LoadError::Compile(format!("the compiler process {why}")))
+                    }
                     Err(ChildError::Unusable(why)) => {
                         tracing::warn!(program = %program.display(), %why, "the compiler process failed; compiling in this process");
                         compile_here(engine, bytes)
@@ -70,8 +75,9 @@ fn compile_here(engine: &Engine, bytes: &[u8]) -> Result<Component, LoadError> {
 enum ChildError {
     /// The child compiled and the component is bad: its message.
     Rejected(String),
-    /// The child could not do its work (could not start, crashed, timed out, wrote no usable
-    /// artifact): the cause.
+    /// The child crashed, was killed or ran past its deadline on this component: how.
+    Failed(String),
+    /// The child could not be used (could not start, or its artifact does not load): why.
     Unusable(String),
 }
 
@@ -106,7 +112,9 @@ fn compile_in_child(
             Ok(None) if started.elapsed() > CHILD_DEADLINE => {
                 let _ = child.kill();
                 let _ = child.wait();
-                return Err(ChildError::Unusable(format!("it took more than {CHILD_DEADLINE:?}")));
+                return Err(ChildError::Failed(format!(
+                    "was stopped after {CHILD_DEADLINE:?} without finishing"
+                )));
             }
             Ok(None) => std::thread::sleep(Duration::from_millis(5)),
             Err(error) => return Err(ChildError::Unusable(format!("cannot wait for it: {error}"))),
@@ -120,7 +128,8 @@ fn compile_in_child(
     match status.code() {
         Some(0) => {}
         Some(REJECTED_EXIT) => return Err(ChildError::Rejected(message)),
-        _ => return Err(ChildError::Unusable(format!("it ended with {status}: {message}"))),
+        _ if message.is_empty() => return Err(ChildError::Failed(format!("ended with {status}"))),
+        _ => return Err(ChildError::Failed(format!("ended with {status}: {message}"))),
     }
     // SAFETY: the artifact was written by this program's own compiler, into a directory this
     // process created for it alone, a moment ago; its engine settings are checked on load.
