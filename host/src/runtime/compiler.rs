@@ -42,6 +42,10 @@ pub enum Compiler {
         program: PathBuf,
         /// The arguments that give the child the same engine settings as this process.
         engine_args: Vec<String>,
+        /// Where the child's input and artifact are written: a directory this process may
+        /// write to (its cache directory, in a container whose root is read-only), or the
+        /// system's temporary directory when `None`.
+        work_dir: Option<PathBuf>,
     },
 }
 
@@ -50,8 +54,8 @@ impl Compiler {
     pub(super) fn compile(&self, engine: &Engine, bytes: &[u8]) -> Result<Component, LoadError> {
         match self {
             Compiler::InProcess => compile_here(engine, bytes),
-            Compiler::Child { program, engine_args } => {
-                match compile_in_child(engine, program, engine_args, bytes) {
+            Compiler::Child { program, engine_args, work_dir } => {
+                match compile_in_child(engine, program, engine_args, work_dir.as_deref(), bytes) {
                     Ok(component) => Ok(component),
                     Err(ChildError::Rejected(message)) => Err(LoadError::Compile(message)),
                     Err(ChildError::Failed(why)) => {
@@ -85,12 +89,16 @@ fn compile_in_child(
     engine: &Engine,
     program: &Path,
     engine_args: &[String],
+    work_dir: Option<&Path>,
     bytes: &[u8],
 ) -> Result<Component, ChildError> {
-    let work = tempfile::Builder::new()
-        .prefix("hotloop-compile-")
-        .tempdir()
-        .map_err(|error| ChildError::Unusable(format!("no directory for the compile: {error}")))?;
+    let mut builder = tempfile::Builder::new();
+    builder.prefix("hotloop-compile-");
+    let work = match work_dir {
+        Some(dir) => builder.tempdir_in(dir),
+        None => builder.tempdir(),
+    }
+    .map_err(|error| ChildError::Unusable(format!("no directory for the compile: {error}")))?;
     let input = work.path().join("plugin.wasm");
     let output = work.path().join("plugin.cwasm");
     std::fs::write(&input, bytes)
