@@ -213,3 +213,29 @@ fn bad_input_gives_one_error_line_naming_the_problem() {
     let line = error_line(&hotloop(&["simulate", path(&plugin), "--object", path(&wrong_kind)]));
     assert!(line.contains("reconciles StaticSite"), "{line}");
 }
+
+#[test]
+fn a_reader_that_stops_early_ends_the_output_quietly() {
+    let plugin = common::plugin("static-site");
+    let sample = example("sample.yaml");
+    let commands: [Vec<&str>; 3] = [
+        vec!["inspect", path(&plugin), "--output", "json"],
+        vec!["simulate", path(&plugin), "--object", path(&sample)],
+        vec!["package", path(&plugin), "--namespace", "default"],
+    ];
+    for args in commands {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_hotloop"))
+            .args(&args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("hotloop runs");
+        // Closed before the command has loaded the plugin, so before it writes anything: as
+        // `| head -0` would.
+        drop(child.stdout.take());
+        let output = child.wait_with_output().expect("hotloop ends");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "{args:?}: {stderr}");
+        assert!(stderr.is_empty(), "{args:?} printed: {stderr}");
+    }
+}

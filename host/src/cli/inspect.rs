@@ -25,7 +25,7 @@ pub(super) fn run(args: &Args) -> anyhow::Result<()> {
     let (plugin, size) = load_plugin(&args.plugin, Limits::default())?;
     let manifest = plugin.manifest();
     if args.graph {
-        print!("{}", super::graph::mermaid(manifest));
+        super::support::print_out(&super::graph::mermaid(manifest))?;
         return Ok(());
     }
     match args.output {
@@ -35,9 +35,9 @@ pub(super) fn run(args: &Args) -> anyhow::Result<()> {
             value["sizeBytes"] = json!(size);
             value["stateDetails"] = value["states"].take();
             value["states"] = json!(manifest.states.iter().map(|s| &s.name).collect::<Vec<_>>());
-            println!("{}", serde_json::to_string_pretty(&value)?);
+            super::support::print_out(&format!("{}\n", serde_json::to_string_pretty(&value)?))?;
         }
-        Output::Text => print!("{}", summary(manifest, plugin.digest(), size)),
+        Output::Text => super::support::print_out(&summary(manifest, plugin.digest(), size))?,
     }
     Ok(())
 }

@@ -47,6 +47,6 @@ pub(super) fn run(args: &Args) -> anyhow::Result<()> {
             format!("{}.wasm", manifest.name): base64::engine::general_purpose::STANDARD.encode(&bytes),
         },
     });
-    print!("{}", serde_yaml_ng::to_string(&config_map)?);
+    super::support::print_out(&serde_yaml_ng::to_string(&config_map)?)?;
     Ok(())
 }

@@ -76,14 +76,18 @@ pub(super) fn run(args: &Args) -> anyhow::Result<()> {
             ..Subject::default()
         }]),
     };
-    println!(
+    let header = format!(
         "# Rights the host needs to run plugin {} {} ({}).\n# Cluster-wide because the host \
-         watches every namespace.",
+         watches every namespace.\n",
         manifest.name,
         manifest.version,
         plugin.digest()
     );
-    print!("{}---\n{}", serde_yaml_ng::to_string(&role)?, serde_yaml_ng::to_string(&binding)?);
+    super::support::print_out(&format!(
+        "{header}{}---\n{}",
+        serde_yaml_ng::to_string(&role)?,
+        serde_yaml_ng::to_string(&binding)?
+    ))?;
     Ok(())
 }
 

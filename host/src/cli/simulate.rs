@@ -99,8 +99,10 @@ pub(super) fn run(args: &Args) -> anyhow::Result<()> {
     };
     let report = simulate(&plugin, &manifest, &object, parent, args.state.as_deref(), &fixtures);
     match args.output {
-        Output::Json => println!("{}", serde_json::to_string_pretty(&report)?),
-        Output::Text => print!("{}", text(&report)),
+        Output::Json => {
+            super::support::print_out(&format!("{}\n", serde_json::to_string_pretty(&report)?))?;
+        }
+        Output::Text => super::support::print_out(&text(&report))?,
     }
     Ok(())
 }

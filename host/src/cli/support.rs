@@ -64,3 +64,20 @@ pub(super) fn load_plugin(path: &Path, limits: Limits) -> anyhow::Result<(Plugin
 }
 
 pub(crate) use crate::controller::now_rfc3339;
+
+/// Writes a command's output to standard output. A reader that stops early (`| head`) ends the
+/// write with a broken pipe, which [`super::main`] takes as a quiet end, not an error.
+pub(super) fn print_out(text: &str) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())?;
+    out.flush()
+}
+
+/// Whether `error` is standard output closed by its reader.
+pub(super) fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error
+        .chain()
+        .filter_map(|cause| cause.downcast_ref::<std::io::Error>())
+        .any(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+}
