@@ -313,7 +313,11 @@ impl Registry {
                         serving.identity.digest
                     )
                 };
-                tracing::info!(plugin = %name, from = %before.identity.digest, to = %serving.identity.digest, limits = %entry.source.limits, "plugin swapped");
+                if same_bytes {
+                    tracing::info!(plugin = %name, digest = %serving.identity.digest, limits = %entry.source.limits, "plugin runs under new limits");
+                } else {
+                    tracing::info!(plugin = %name, from = %before.identity.digest, to = %serving.identity.digest, limits = %entry.source.limits, "plugin swapped");
+                }
                 let verb = if same_bytes { "Limits" } else { "Swap" };
                 let action = action(verb, &serving.identity.digest);
                 let swapped = RegistryEvent::Swapped {
