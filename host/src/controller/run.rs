@@ -207,6 +207,26 @@ impl ControllerHandle {
             .count()
     }
 
+    /// How many objects of the reconciled kind carry the host's finalizer, as the API server
+    /// lists them when the future runs (metadata only): the check of
+    /// [`Self::carrying_finalizer`] against a watch cache that may be behind. The future does
+    /// not borrow the handle.
+    pub fn carrying_finalizer_listed(
+        &self,
+    ) -> impl Future<Output = Result<usize, kube::Error>> + Send + 'static {
+        let finalizer = self.shared.serving.load().manifest.finalizer_name();
+        let api: Api<DynamicObject> =
+            Api::all_with(self.shared.client.clone(), &self.shared.resource);
+        async move {
+            let listed = api.list_metadata(&kube::api::ListParams::default()).await?;
+            Ok(listed
+                .items
+                .iter()
+                .filter(|o| o.metadata.finalizers.as_ref().is_some_and(|f| f.contains(&finalizer)))
+                .count())
+        }
+    }
+
     /// Stops taking work and waits up to `grace` for reconciles in flight to finish.
     pub async fn stop(self, grace: Duration) {
         let _ = self.shutdown.send(true);

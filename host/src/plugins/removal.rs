@@ -28,6 +28,10 @@ use super::registry::{Controllers, Entry, Registry, RegistryEvent, Source, actio
 use super::sources::Origin;
 use crate::controller::{ControllerHandle, Mode, Serving};
 
+/// How long the watch cache may say that objects carry a removed plugin's finalizer before
+/// the API server is asked.
+const DRAIN_LIST_EVERY: std::time::Duration = std::time::Duration::from_secs(15);
+
 /// The annotation that says what happens to objects when the plugin is removed.
 pub const ON_REMOVAL_ANNOTATION: &str = "hotloop.dev/on-removal";
 
@@ -163,6 +167,7 @@ impl Registry {
                 Some(synced) => synced.await,
                 None => return, // taken back into service, or stopped with the rest
             }
+            let mut last_listed = tokio::time::Instant::now();
             loop {
                 let mut controllers = registry.controllers.lock().await;
                 let Some(index) = controllers.draining.iter().position(|e| e.id == id) else {
@@ -170,11 +175,37 @@ impl Registry {
                 };
                 let carrying = controllers.draining[index].handle.carrying_finalizer();
                 tracing::debug!(plugin = %name, carrying, "objects still carrying the finalizer");
-                if carrying > 0 {
+                if carrying > 0 && last_listed.elapsed() < DRAIN_LIST_EVERY {
                     drop(controllers);
                     tokio::time::sleep(registry.drain_poll).await;
                     continue;
                 }
+                if carrying > 0 {
+                    // The cache has said so for a while: ask the API server, so that a watch
+                    // that fell behind cannot keep a drained controller running for ever.
+                    let listing = controllers.draining[index].handle.carrying_finalizer_listed();
+                    drop(controllers);
+                    last_listed = tokio::time::Instant::now();
+                    match listing.await {
+                        Ok(0) => {
+                            tracing::warn!(plugin = %name, cached = carrying, "the watch cache shows objects carrying the removed plugin's finalizer, the API server none; the drain ends");
+                        }
+                        Ok(listed) => {
+                            tracing::debug!(plugin = %name, listed, "the API server lists objects still carrying the finalizer");
+                            tokio::time::sleep(registry.drain_poll).await;
+                            continue;
+                        }
+                        Err(error) => {
+                            tracing::debug!(plugin = %name, %error, "cannot list the objects carrying the finalizer; the cache is trusted");
+                            tokio::time::sleep(registry.drain_poll).await;
+                            continue;
+                        }
+                    }
+                    controllers = registry.controllers.lock().await;
+                }
+                let Some(index) = controllers.draining.iter().position(|e| e.id == id) else {
+                    return; // taken back into service, or stopped with the rest
+                };
                 let mut entry = controllers.draining.remove(index);
                 drop(controllers);
                 entry.handle.stop(std::time::Duration::from_secs(30)).await;
