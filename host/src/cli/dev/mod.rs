@@ -53,6 +53,14 @@ fn step(what: &str) {
     eprintln!("==> {what}");
 }
 
+/// Prints one line of the live view on standard output. A reader that went away (`| head`)
+/// does not stop `hotloop dev`: its lines are lost, the operator's log file keeps the events,
+/// and Ctrl-C still stops everything.
+pub(super) fn say(line: std::fmt::Arguments<'_>) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stdout().lock(), "{line}");
+}
+
 pub(super) fn run(args: &Args, log_format: super::LogFormat) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -142,7 +150,7 @@ async fn develop(args: &Args, log_format: super::LogFormat) -> anyhow::Result<()
     let printing = tokio::spawn(async move {
         while let Some(notice) = notices.recv().await {
             if let Some(line) = show::plugin_event(&notice) {
-                println!("{line}");
+                say(format_args!("{line}"));
             }
         }
     });
@@ -156,7 +164,7 @@ async fn develop(args: &Args, log_format: super::LogFormat) -> anyhow::Result<()
         for sample in &plugin.samples {
             for object in samples::read(sample)? {
                 let applied = samples::apply(&client, &object).await?;
-                println!("applied {applied} from {}", sample.display());
+                say(format_args!("applied {applied} from {}", sample.display()));
             }
         }
     }
@@ -164,10 +172,10 @@ async fn develop(args: &Args, log_format: super::LogFormat) -> anyhow::Result<()
         .iter()
         .map(|plugin| rebuild::follow(plugin.clone(), plugins_dir.clone()))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    println!(
+    say(format_args!(
         "running; edit a plugin's source under {} to rebuild and swap it; Ctrl-C stops everything",
         root.display()
-    );
+    ));
 
     let outcome = operator.await;
     drop(rebuilders);

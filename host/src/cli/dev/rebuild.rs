@@ -47,23 +47,29 @@ pub(super) fn follow(plugin: DevPlugin, plugins_dir: PathBuf) -> anyhow::Result<
     let task = tokio::spawn(async move {
         while changes.recv().await.is_some() {
             while changes.try_recv().is_ok() {}
-            println!("source of {} changed; rebuilding", plugin.name);
+            super::say(format_args!("source of {} changed; rebuilding", plugin.name));
             match build(&plugin).await {
                 Ok(built) => match install(&built, &plugin.name, &plugins_dir) {
                     Ok(installed) => {
                         let digest = std::fs::read(&installed)
                             .map(|bytes| crate::runtime::digest_of(&bytes))
                             .unwrap_or_default();
-                        println!(
+                        super::say(format_args!(
                             "rebuilt {} ({digest}); the operator swaps it in when it differs",
                             plugin.name
-                        );
+                        ));
                     }
-                    Err(error) => println!("cannot install the rebuilt {}: {error}", plugin.name),
+                    Err(error) => super::say(format_args!(
+                        "cannot install the rebuilt {}: {error}",
+                        plugin.name
+                    )),
                 },
                 Err(error) => {
-                    println!("{error:#}");
-                    println!("the running version of {} keeps serving", plugin.name);
+                    super::say(format_args!("{error:#}"));
+                    super::say(format_args!(
+                        "the running version of {} keeps serving",
+                        plugin.name
+                    ));
                 }
             }
         }

@@ -74,14 +74,14 @@ pub(super) async fn objects(client: kube::Client, resource: ApiResource) {
                 let key = key(&resource.kind, &object);
                 let now = Seen::of(&object);
                 if seen.get(&key) != Some(&now) {
-                    println!("{}", line(&key, seen.get(&key), &now));
+                    super::say(format_args!("{}", line(&key, seen.get(&key), &now)));
                     seen.insert(key, now);
                 }
             }
             Ok(watcher::Event::Delete(object)) => {
                 let key = key(&resource.kind, &object);
                 seen.remove(&key);
-                println!("{key}  deleted");
+                super::say(format_args!("{key}  deleted"));
             }
             Ok(watcher::Event::Init | watcher::Event::InitDone) => {}
             Err(error) => eprintln!("watching {} failed: {error}; retrying", resource.kind),
