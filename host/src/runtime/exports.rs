@@ -67,16 +67,7 @@ impl Exports {
         object: &str,
         context: &wit::Context,
     ) -> wasmtime::Result<wit::ReconcileResult> {
-        let instance = self.pre.instance_pre().instantiate(&mut *store)?;
-        let func = instance
-            .get_func(&mut *store, self.reconcile)
-            .ok_or_else(|| wasmtime::format_err!("the instance has no `reconcile` export"))?;
-        // SAFETY: an `Exports` exists only once `read_manifest` has checked, through the
-        // generated bindings, that this component's `reconcile` has exactly this type.
-        #[allow(unsafe_code)] // skips a type check that was already done; see above
-        let func: TypedFunc<(&str, &str, &wit::Context), (wit::ReconcileResult,)> =
-            unsafe { TypedFunc::new_unchecked(func) };
-        Ok(func.call(store, (state, object, context))?.0)
+        self.call(store, self.reconcile, "reconcile", (state, object, context))
     }
 
     /// Calls `finalize` in a fresh instance.
@@ -87,14 +78,31 @@ impl Exports {
         object: &str,
         context: &wit::Context,
     ) -> wasmtime::Result<wit::FinalizeResult> {
+        self.call(store, self.finalize, "finalize", (state, object, context))
+    }
+
+    /// Instantiates the component in `store` and calls its export `name` at `index`, whose
+    /// contract type is `(state, object, context) -> R`.
+    fn call<R>(
+        &self,
+        store: &mut Store<CallState>,
+        index: ComponentExportIndex,
+        name: &str,
+        args: (&str, &str, &wit::Context),
+    ) -> wasmtime::Result<R>
+    where
+        R: wasmtime::component::ComponentType + wasmtime::component::Lift + Send + Sync,
+    {
         let instance = self.pre.instance_pre().instantiate(&mut *store)?;
         let func = instance
-            .get_func(&mut *store, self.finalize)
-            .ok_or_else(|| wasmtime::format_err!("the instance has no `finalize` export"))?;
-        // SAFETY: as in `reconcile`: `read_manifest` checked this type.
+            .get_func(&mut *store, index)
+            .ok_or_else(|| wasmtime::format_err!("the instance has no `{name}` export"))?;
+        // SAFETY: an `Exports` exists only once `read_manifest` has checked, through the
+        // generated bindings, that this component's `reconcile` and `finalize` have exactly
+        // the contract's types, and the two callers above name each with its own result type.
         #[allow(unsafe_code)] // skips a type check that was already done; see above
-        let func: TypedFunc<(&str, &str, &wit::Context), (wit::FinalizeResult,)> =
+        let func: TypedFunc<(&str, &str, &wit::Context), (R,)> =
             unsafe { TypedFunc::new_unchecked(func) };
-        Ok(func.call(store, (state, object, context))?.0)
+        Ok(func.call(store, args)?.0)
     }
 }
