@@ -203,7 +203,7 @@ impl ControllerHandle {
             .caches
             .objects(&serving.manifest.reconciles)
             .iter()
-            .filter(|o| o.metadata.finalizers.as_ref().is_some_and(|f| f.contains(&finalizer)))
+            .filter(|o| carries(&o.metadata, &finalizer))
             .count()
     }
 
@@ -219,11 +219,7 @@ impl ControllerHandle {
             Api::all_with(self.shared.client.clone(), &self.shared.resource);
         async move {
             let listed = api.list_metadata(&kube::api::ListParams::default()).await?;
-            Ok(listed
-                .items
-                .iter()
-                .filter(|o| o.metadata.finalizers.as_ref().is_some_and(|f| f.contains(&finalizer)))
-                .count())
+            Ok(listed.items.iter().filter(|o| carries(&o.metadata, &finalizer)).count())
         }
     }
 
@@ -239,6 +235,11 @@ impl ControllerHandle {
             task.abort();
         }
     }
+}
+
+/// Whether an object's metadata lists `finalizer`.
+fn carries(metadata: &kube::api::ObjectMeta, finalizer: &str) -> bool {
+    metadata.finalizers.as_ref().is_some_and(|f| f.iter().any(|name| name == finalizer))
 }
 
 fn tokio_stream_from(mut receiver: mpsc::Receiver<()>) -> impl futures::Stream<Item = ()> {

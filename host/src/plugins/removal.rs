@@ -169,40 +169,24 @@ impl Registry {
             }
             let mut last_listed = tokio::time::Instant::now();
             loop {
-                let mut controllers = registry.controllers.lock().await;
-                let Some(index) = controllers.draining.iter().position(|e| e.id == id) else {
-                    return; // taken back into service, or stopped with the rest
+                let (carrying, listing) = {
+                    let controllers = registry.controllers.lock().await;
+                    let Some(entry) = controllers.draining.iter().find(|e| e.id == id) else {
+                        return; // taken back into service, or stopped with the rest
+                    };
+                    let carrying = entry.handle.carrying_finalizer();
+                    // Once the cache has said so for a while, the API server is asked too, so
+                    // that a watch that fell behind cannot keep a drained controller running.
+                    let listing = (carrying > 0 && last_listed.elapsed() >= DRAIN_LIST_EVERY)
+                        .then(|| entry.handle.carrying_finalizer_listed());
+                    (carrying, listing)
                 };
-                let carrying = controllers.draining[index].handle.carrying_finalizer();
                 tracing::debug!(plugin = %name, carrying, "objects still carrying the finalizer");
-                if carrying > 0 && last_listed.elapsed() < DRAIN_LIST_EVERY {
-                    drop(controllers);
+                if carrying > 0 && !none_listed(&name, carrying, listing, &mut last_listed).await {
                     tokio::time::sleep(registry.drain_poll).await;
                     continue;
                 }
-                if carrying > 0 {
-                    // The cache has said so for a while: ask the API server, so that a watch
-                    // that fell behind cannot keep a drained controller running for ever.
-                    let listing = controllers.draining[index].handle.carrying_finalizer_listed();
-                    drop(controllers);
-                    last_listed = tokio::time::Instant::now();
-                    match listing.await {
-                        Ok(0) => {
-                            tracing::warn!(plugin = %name, cached = carrying, "the watch cache shows objects carrying the removed plugin's finalizer, the API server none; the drain ends");
-                        }
-                        Ok(listed) => {
-                            tracing::debug!(plugin = %name, listed, "the API server lists objects still carrying the finalizer");
-                            tokio::time::sleep(registry.drain_poll).await;
-                            continue;
-                        }
-                        Err(error) => {
-                            tracing::debug!(plugin = %name, %error, "cannot list the objects carrying the finalizer; the cache is trusted");
-                            tokio::time::sleep(registry.drain_poll).await;
-                            continue;
-                        }
-                    }
-                    controllers = registry.controllers.lock().await;
-                }
+                let mut controllers = registry.controllers.lock().await;
                 let Some(index) = controllers.draining.iter().position(|e| e.id == id) else {
                     return; // taken back into service, or stopped with the rest
                 };
@@ -323,6 +307,40 @@ impl Registry {
         entry.record = Some(record.name.clone());
         self.drain(&mut controllers, entry, mode);
         true
+    }
+}
+
+/// Whether `listing`, when there is one, finds no object carrying the finalizer that the watch
+/// cache still shows on `carrying` objects.
+async fn none_listed(
+    plugin: &str,
+    carrying: usize,
+    listing: Option<impl Future<Output = Result<usize, kube::Error>>>,
+    last_listed: &mut tokio::time::Instant,
+) -> bool {
+    let Some(listing) = listing else { return false };
+    *last_listed = tokio::time::Instant::now();
+    match listing.await {
+        Ok(0) => {
+            tracing::warn!(
+                plugin,
+                cached = carrying,
+                "the watch cache shows objects carrying the removed plugin's finalizer, the API server none; the drain ends"
+            );
+            true
+        }
+        Ok(listed) => {
+            tracing::debug!(
+                plugin,
+                listed,
+                "the API server lists objects still carrying the finalizer"
+            );
+            false
+        }
+        Err(error) => {
+            tracing::debug!(plugin, %error, "cannot list the objects carrying the finalizer; the cache is trusted");
+            false
+        }
     }
 }
 
