@@ -69,6 +69,25 @@ fn a_well_behaved_call_moves_on_and_reports_its_cost() {
 }
 
 #[test]
+fn a_small_pool_serves_many_more_calls_than_it_has_slots() {
+    // Freed slots go back to the pool in batches; a pool that runs short takes its waiting
+    // batch back at once, in a row of calls as with calls at the same time.
+    let config = RuntimeConfig { max_concurrent_calls: 8, ..RuntimeConfig::default() };
+    let runtime = Runtime::new(config).unwrap();
+    let plugin = misbehave(&runtime, Limits::default());
+    let behaves = || {
+        let done = reconcile(&plugin, "behave");
+        assert_eq!(done.result.outcome, Outcome::Transition { to: "Done".into() });
+    };
+    (0..40).for_each(|_| behaves());
+    std::thread::scope(|scope| {
+        for _ in 0..8 {
+            scope.spawn(|| (0..10).for_each(|_| behaves()));
+        }
+    });
+}
+
+#[test]
 fn an_endless_loop_runs_out_of_fuel() {
     let limits =
         Limits { fuel: 50_000_000, deadline: Duration::from_secs(30), ..Limits::default() };
