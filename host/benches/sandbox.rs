@@ -1,14 +1,22 @@
 //! The cost of a sandboxed call, next to the same plugin code compiled natively, and the cost
 //! of loading a plugin: compiling it, or loading its cached artifact.
 //!
+//! The baseline is the example plugin compiled natively, behind the operator benchmark's
+//! native handler (`native/`): the same host calls, and its result converted to what the
+//! operator receives from any handler. A second native line calls only the SDK's entry point,
+//! without the host calls' set-up and the result's conversion.
+//!
 //! Run: `scripts/bench-sandbox` (builds the plugins, then `cargo bench --bench sandbox`).
+
+#[allow(dead_code)] // the operator bench uses the handler itself; this one only its calls
+mod native;
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use hotloop::contract::{Context, Outcome};
+use hotloop::contract::{Call, Context, Outcome};
 use hotloop::host_api::{Fixtures, Parent};
 use hotloop::runtime::{Limits, Runtime, RuntimeConfig};
 use hotloop_sdk::bindings::Guest;
@@ -79,13 +87,23 @@ fn calls(c: &mut Criterion) {
             plugin.reconcile_blocking("Pending", &json, &context, host)
         })
     });
+    group.bench_function("native-handler-same-plugin-code", |b| {
+        b.iter(|| {
+            native::reconcile_here(Call {
+                state: "Pending".to_owned(),
+                object: json.clone(),
+                context: context.clone(),
+                host: fixtures.host_calls(manifest.clone(), parent.clone()),
+            })
+        })
+    });
     let wit_context = wit::Context {
         now: context.now.clone(),
         trigger: context.trigger.clone(),
         attempt: 0,
         plugin_digest: context.plugin_digest.clone(),
     };
-    group.bench_function("native-same-plugin-code", |b| {
+    group.bench_function("native-sdk-entry-only", |b| {
         b.iter(|| {
             <hotloop_sdk::Exports<static_site::StaticSite> as Guest>::reconcile(
                 "Pending".to_owned(),

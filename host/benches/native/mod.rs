@@ -84,8 +84,10 @@ fn conditions(list: Vec<wit::Condition>) -> Vec<Condition> {
 }
 
 fn status(json: Option<String>) -> Option<serde_json::Map<String, serde_json::Value>> {
-    json.and_then(|j| serde_json::from_str::<serde_json::Value>(&j).ok())
-        .and_then(|v| v.as_object().cloned())
+    match serde_json::from_str(&json?) {
+        Ok(serde_json::Value::Object(fields)) => Some(fields),
+        _ => None,
+    }
 }
 
 /// The host's calls, offered to the natively compiled plugin.
@@ -145,6 +147,47 @@ fn context(call: &Call) -> wit::Context {
     }
 }
 
+/// One reconcile on the calling thread: the plugin's code with `call`'s host, and its result
+/// converted to the contract's, as the operator receives it from any handler.
+pub fn reconcile_here(call: Call) -> Reconciled {
+    let started = std::time::Instant::now();
+    let ctx = context(&call);
+    let result =
+        with_host(Box::new(Adapter(call.host)), || Plugin::reconcile(call.state, call.object, ctx));
+    let outcome = match result.outcome {
+        wit::Outcome::Transition(to) => Outcome::Transition { to },
+        wit::Outcome::Requeue(after_ms) => Outcome::Requeue { after_ms },
+        wit::Outcome::Settled => Outcome::Settled,
+        wit::Outcome::Fail(f) => Outcome::Fail(failure(f)),
+    };
+    let result = ReconcileResult {
+        outcome,
+        status: status(result.status),
+        conditions: conditions(result.conditions),
+        note: result.note,
+    };
+    Reconciled { result, stats: CallStats { elapsed: started.elapsed(), ..CallStats::default() } }
+}
+
+/// One clean-up on the calling thread, like [`reconcile_here`].
+pub fn finalize_here(call: Call) -> Finalized {
+    let ctx = context(&call);
+    let result =
+        with_host(Box::new(Adapter(call.host)), || Plugin::finalize(call.state, call.object, ctx));
+    let outcome = match result.outcome {
+        wit::FinalizeOutcome::Done => FinalizeOutcome::Done,
+        wit::FinalizeOutcome::Requeue(after_ms) => FinalizeOutcome::Requeue { after_ms },
+        wit::FinalizeOutcome::Fail(f) => FinalizeOutcome::Fail(failure(f)),
+    };
+    let result = FinalizeResult {
+        outcome,
+        status: status(result.status),
+        conditions: conditions(result.conditions),
+        note: result.note,
+    };
+    Finalized { result, stats: CallStats::default() }
+}
+
 impl Handler for NativeStaticSite {
     fn manifest(&self) -> &Manifest {
         &self.manifest
@@ -156,56 +199,17 @@ impl Handler for NativeStaticSite {
 
     fn reconcile(&self, call: Call) -> HandlerFuture<'_, Reconciled> {
         Box::pin(async move {
-            let started = std::time::Instant::now();
-            let result = tokio::task::spawn_blocking(move || {
-                let ctx = context(&call);
-                with_host(Box::new(Adapter(call.host)), || {
-                    Plugin::reconcile(call.state, call.object, ctx)
-                })
-            })
-            .await
-            .expect("the native call's thread");
-            let outcome = match result.outcome {
-                wit::Outcome::Transition(to) => Outcome::Transition { to },
-                wit::Outcome::Requeue(after_ms) => Outcome::Requeue { after_ms },
-                wit::Outcome::Settled => Outcome::Settled,
-                wit::Outcome::Fail(f) => Outcome::Fail(failure(f)),
-            };
-            let result = ReconcileResult {
-                outcome,
-                status: status(result.status),
-                conditions: conditions(result.conditions),
-                note: result.note,
-            };
-            Reconciled {
-                result,
-                stats: CallStats { elapsed: started.elapsed(), ..CallStats::default() },
-            }
+            tokio::task::spawn_blocking(move || reconcile_here(call))
+                .await
+                .expect("the native call's thread")
         })
     }
 
     fn finalize(&self, call: Call) -> HandlerFuture<'_, Finalized> {
         Box::pin(async move {
-            let result = tokio::task::spawn_blocking(move || {
-                let ctx = context(&call);
-                with_host(Box::new(Adapter(call.host)), || {
-                    Plugin::finalize(call.state, call.object, ctx)
-                })
-            })
-            .await
-            .expect("the native call's thread");
-            let outcome = match result.outcome {
-                wit::FinalizeOutcome::Done => FinalizeOutcome::Done,
-                wit::FinalizeOutcome::Requeue(after_ms) => FinalizeOutcome::Requeue { after_ms },
-                wit::FinalizeOutcome::Fail(f) => FinalizeOutcome::Fail(failure(f)),
-            };
-            let result = FinalizeResult {
-                outcome,
-                status: status(result.status),
-                conditions: conditions(result.conditions),
-                note: result.note,
-            };
-            Finalized { result, stats: CallStats::default() }
+            tokio::task::spawn_blocking(move || finalize_here(call))
+                .await
+                .expect("the native call's thread")
         })
     }
 }
