@@ -1,11 +1,13 @@
 //! Compiling in a child process (`hotloop compile-component`), as `hotloop run` does: the
-//! plugin loads and runs as if compiled here, a broken component is rejected with the
-//! compiler's reason, a compiler that crashes rejects the version, and a compiler that cannot
-//! start falls back to compiling here.
+//! plugin loads and runs as if compiled here, the child needs no directory it can write to, a
+//! broken component is rejected with the compiler's reason, a compiler that crashes rejects
+//! the version, and a compiler that cannot start falls back to compiling here.
 
 mod common;
 
+use std::io::Write;
 use std::path::PathBuf;
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 
 use hotloop::contract::{Context, Outcome};
@@ -53,6 +55,29 @@ fn a_plugin_compiled_in_a_child_loads_and_runs() {
     let again = runtime_compiling_with(hotloop(), Some(cache.path().to_path_buf()));
     let (_, origin) = again.load_reporting_origin(&bytes, Limits::default()).expect("reloads");
     assert_eq!(origin, Origin::Disk);
+}
+
+#[test]
+fn the_compiler_process_needs_no_directory_it_can_write_to() {
+    // As in the chart's container with the plugin cache turned off: a read-only root and no
+    // temporary directory. The component comes in on standard input, the artifact goes out
+    // on standard output.
+    let mut child = Command::new(hotloop())
+        .args(["compile-component", "--max-concurrent-calls", "64", "--max-memory-bytes"])
+        .arg((256_usize << 20).to_string())
+        .env("TMPDIR", "/nonexistent")
+        .current_dir("/")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the compiler starts");
+    let bytes = common::plugin_bytes("static_site");
+    child.stdin.take().expect("its input").write_all(&bytes).expect("the component is sent");
+    let output = child.wait_with_output().expect("the compiler ends");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(output.stdout.starts_with(b"\x7fELF"), "the artifact is a compiled object");
+    assert!(output.stdout.len() > bytes.len(), "the artifact holds the compiled code");
 }
 
 #[test]

@@ -1,10 +1,10 @@
 //! `hotloop compile-component`: the child process that compiles one plugin component for a
-//! host (see `runtime::Compiler`). Hidden from `--help`: people have no use for it.
+//! host (see `runtime::Compiler`), from its standard input to its standard output. Hidden from
+//! `--help`: people have no use for it.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
-use crate::runtime::{CompileError, REJECTED_EXIT, RuntimeConfig, compile_engine, compile_file};
+use crate::runtime::{CompileError, REJECTED_EXIT, RuntimeConfig, compile_engine, compile_stream};
 
 #[derive(Debug, clap::Args)]
 pub(super) struct Args {
@@ -14,13 +14,10 @@ pub(super) struct Args {
     /// The host's `max_memory_bytes`.
     #[arg(long)]
     max_memory_bytes: usize,
-    /// The component to compile.
-    input: PathBuf,
-    /// Where the precompiled artifact goes.
-    output: PathBuf,
 }
 
-/// Exit status 0 when the artifact is written, [`REJECTED_EXIT`] when the component does not
+/// Reads the component on standard input and writes the artifact on standard output. Exit
+/// status 0 when the artifact is written, [`REJECTED_EXIT`] when the component does not
 /// compile, 1 for anything else; the reason goes to standard error.
 pub(super) fn run(args: &Args) -> ExitCode {
     let config = RuntimeConfig {
@@ -35,7 +32,7 @@ pub(super) fn run(args: &Args) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match compile_file(&engine, &args.input, &args.output) {
+    match compile_stream(&engine, std::io::stdin().lock(), std::io::stdout().lock()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error @ CompileError::Rejected(_)) => {
             eprintln!("error: {error}");

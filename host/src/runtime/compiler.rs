@@ -4,16 +4,19 @@
 //! and the allocator keeps most of it after the compile is done: a host that compiles in its
 //! own process carries that for the rest of its life, and again at each new version. A child
 //! process (`hotloop compile-component`, the same binary with the same engine settings)
-//! compiles instead and writes the precompiled artifact; the host loads the artifact, which
-//! costs a fraction of a millisecond and next to no memory. A compiler that crashes takes only
-//! the child down.
+//! compiles instead: it reads the component on its standard input and writes the precompiled
+//! artifact on its standard output, so it needs no file system at all. The host loads the
+//! artifact, which costs a fraction of a millisecond and next to no memory. A compiler that
+//! crashes takes only the child down.
 //!
 //! # Caveats
-//! Loading an artifact skips validation. The child writes it into a directory this process
-//! created for it alone, and it is loaded from there only.
+//! Loading an artifact skips validation. The artifact is read from the pipe this process
+//! opened to its own child, and from nowhere else.
 
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use wasmtime::Engine;
@@ -33,19 +36,16 @@ pub enum Compiler {
     /// In this process.
     #[default]
     InProcess,
-    /// In a child process: this program, run as `PROGRAM compile-component [ENGINE ARGS]
-    /// INPUT OUTPUT`. When it cannot be started, or its artifact does not load here, the
-    /// component is compiled in this process instead, with a warning. When it crashes, is
-    /// killed (as by the kernel's out-of-memory killer) or runs past its deadline, the version
-    /// is rejected: compiling it here could take this process down the same way.
+    /// In a child process: this program, run as `PROGRAM compile-component [ENGINE ARGS]`,
+    /// the component on its standard input, the artifact on its standard output. When it
+    /// cannot be started, or its artifact does not load here, the component is compiled in
+    /// this process instead, with a warning. When it crashes, is killed (as by the kernel's
+    /// out-of-memory killer) or runs past its deadline, the version is rejected: compiling it
+    /// here could take this process down the same way.
     Child {
         program: PathBuf,
         /// The arguments that give the child the same engine settings as this process.
         engine_args: Vec<String>,
-        /// Where the child's input and artifact are written: a directory this process may
-        /// write to (its cache directory, in a container whose root is read-only), or the
-        /// system's temporary directory when `None`.
-        work_dir: Option<PathBuf>,
     },
 }
 
@@ -54,8 +54,8 @@ impl Compiler {
     pub(super) fn compile(&self, engine: &Engine, bytes: &[u8]) -> Result<Component, LoadError> {
         match self {
             Compiler::InProcess => compile_here(engine, bytes),
-            Compiler::Child { program, engine_args, work_dir } => {
-                match compile_in_child(engine, program, engine_args, work_dir.as_deref(), bytes) {
+            Compiler::Child { program, engine_args } => {
+                match compile_in_child(engine, program, engine_args, bytes) {
                     Ok(component) => Ok(component),
                     Err(ChildError::Rejected(message)) => Err(LoadError::Compile(message)),
                     Err(ChildError::Failed(why)) => {
@@ -89,49 +89,33 @@ fn compile_in_child(
     engine: &Engine,
     program: &Path,
     engine_args: &[String],
-    work_dir: Option<&Path>,
     bytes: &[u8],
 ) -> Result<Component, ChildError> {
-    let mut builder = tempfile::Builder::new();
-    builder.prefix("hotloop-compile-");
-    let work = match work_dir {
-        Some(dir) => builder.tempdir_in(dir),
-        None => builder.tempdir(),
-    }
-    .map_err(|error| ChildError::Unusable(format!("no directory for the compile: {error}")))?;
-    let input = work.path().join("plugin.wasm");
-    let output = work.path().join("plugin.cwasm");
-    std::fs::write(&input, bytes)
-        .map_err(|error| ChildError::Unusable(format!("cannot write the component: {error}")))?;
     let mut child = Command::new(program)
         .arg(COMPILE_SUBCOMMAND)
         .args(engine_args)
-        .arg(&input)
-        .arg(&output)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|error| ChildError::Unusable(format!("cannot start it: {error}")))?;
-    let started = Instant::now();
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) if started.elapsed() > CHILD_DEADLINE => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(ChildError::Failed(format!(
-                    "was stopped after {CHILD_DEADLINE:?} without finishing"
-                )));
-            }
-            Ok(None) => std::thread::sleep(Duration::from_millis(5)),
-            Err(error) => return Err(ChildError::Unusable(format!("cannot wait for it: {error}"))),
+    let pipes = match Pipes::open(&mut child, bytes) {
+        Ok(pipes) => pipes,
+        Err(error) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(ChildError::Unusable(format!("cannot talk to it: {error}")));
         }
     };
-    let mut message = String::new();
-    if let Some(mut stderr) = child.stderr.take() {
-        let _ = std::io::Read::read_to_string(&mut stderr, &mut message);
-    }
+    let status = match wait_until_deadline(&mut child) {
+        Ok(status) => status,
+        Err(error) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(error);
+        }
+    };
+    let (artifact, message) = pipes.collect();
     let message = message.trim().trim_start_matches("error: ").to_owned();
     match status.code() {
         Some(0) => {}
@@ -139,47 +123,111 @@ fn compile_in_child(
         _ if message.is_empty() => return Err(ChildError::Failed(format!("ended with {status}"))),
         _ => return Err(ChildError::Failed(format!("ended with {status}: {message}"))),
     }
-    // SAFETY: the artifact was written by this program's own compiler, into a directory this
-    // process created for it alone, a moment ago; its engine settings are checked on load.
+    let artifact = artifact
+        .map_err(|error| ChildError::Unusable(format!("cannot read its artifact: {error}")))?;
+    // SAFETY: the artifact was written by this program's own compiler, on the pipe this
+    // process opened to it a moment ago; its engine settings are checked on load.
     #[allow(unsafe_code)] // loading precompiled code is unsafe by nature; see above
-    let loaded = unsafe { Component::deserialize_file(engine, &output) };
+    let loaded = unsafe { Component::deserialize(engine, &artifact) };
     loaded.map_err(|error| ChildError::Unusable(format!("its artifact does not load: {error:#}")))
+}
+
+fn wait_until_deadline(child: &mut Child) -> Result<std::process::ExitStatus, ChildError> {
+    let started = Instant::now();
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => return Ok(status),
+            Ok(None) if started.elapsed() > CHILD_DEADLINE => {
+                return Err(ChildError::Failed(format!(
+                    "was stopped after {CHILD_DEADLINE:?} without finishing"
+                )));
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(5)),
+            Err(error) => return Err(ChildError::Unusable(format!("cannot wait for it: {error}"))),
+        }
+    }
+}
+
+/// The child's three pipes, each served by a thread of its own so that none of them can fill
+/// up and stall the child while this process waits on another.
+struct Pipes {
+    input: JoinHandle<()>,
+    artifact: JoinHandle<std::io::Result<Vec<u8>>>,
+    message: JoinHandle<String>,
+}
+
+impl Pipes {
+    fn open(child: &mut Child, bytes: &[u8]) -> std::io::Result<Pipes> {
+        let missing = || std::io::Error::other("a pipe to the child is missing");
+        let mut stdin = child.stdin.take().ok_or_else(missing)?;
+        let mut stdout = child.stdout.take().ok_or_else(missing)?;
+        let mut stderr = child.stderr.take().ok_or_else(missing)?;
+        let bytes = bytes.to_vec();
+        // A child that ends early closes its end: the write fails, and its exit status
+        // says why.
+        let input = spawn_named("hotloop-compile-in", move || {
+            let _ = stdin.write_all(&bytes);
+        })?;
+        let artifact = spawn_named("hotloop-compile-out", move || {
+            let mut artifact = Vec::new();
+            stdout.read_to_end(&mut artifact).map(|_| artifact)
+        })?;
+        let message = spawn_named("hotloop-compile-err", move || {
+            // Keeps the start of what the child says, and drains the rest so it never blocks.
+            let mut message = Vec::new();
+            let _ = (&mut stderr).take(64 << 10).read_to_end(&mut message);
+            let _ = std::io::copy(&mut stderr, &mut std::io::sink());
+            String::from_utf8_lossy(&message).into_owned()
+        })?;
+        Ok(Pipes { input, artifact, message })
+    }
+
+    /// The artifact and the child's standard error, once the child has ended.
+    fn collect(self) -> (std::io::Result<Vec<u8>>, String) {
+        let _ = self.input.join();
+        let lost = || std::io::Error::other("the thread reading the child's output failed");
+        let artifact = self.artifact.join().unwrap_or_else(|_| Err(lost()));
+        let message = self.message.join().unwrap_or_default();
+        (artifact, message)
+    }
+}
+
+fn spawn_named<T: Send + 'static>(
+    name: &str,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> std::io::Result<JoinHandle<T>> {
+    std::thread::Builder::new().name(name.to_owned()).spawn(work)
 }
 
 /// The exit status of `compile-component` when the component itself is bad.
 pub const REJECTED_EXIT: i32 = 3;
 
-/// What `hotloop compile-component` does: compiles `input` with `engine` and writes the
-/// precompiled artifact to `output`.
+/// What `hotloop compile-component` does: compiles the component read from `input` with
+/// `engine` and writes the precompiled artifact to `output`.
 ///
 /// # Errors
-/// [`CompileError::Read`] or [`CompileError::Write`] for files, [`CompileError::Rejected`]
-/// when the bytes do not compile.
-pub fn compile_file(engine: &Engine, input: &Path, output: &Path) -> Result<(), CompileError> {
-    let bytes = std::fs::read(input)
-        .map_err(|source| CompileError::Read { path: input.to_owned(), source })?;
+/// [`CompileError::Read`] or [`CompileError::Write`] for the streams,
+/// [`CompileError::Rejected`] when the bytes do not compile.
+pub fn compile_stream(
+    engine: &Engine,
+    mut input: impl Read,
+    mut output: impl Write,
+) -> Result<(), CompileError> {
+    let mut bytes = Vec::new();
+    input.read_to_end(&mut bytes).map_err(CompileError::Read)?;
     let artifact = engine
         .precompile_component(&bytes)
         .map_err(|error| CompileError::Rejected(format!("{error:#}")))?;
-    std::fs::write(output, artifact)
-        .map_err(|source| CompileError::Write { path: output.to_owned(), source })
+    output.write_all(&artifact).and_then(|()| output.flush()).map_err(CompileError::Write)
 }
 
 /// Why `compile-component` did not write an artifact.
 #[derive(Debug, thiserror::Error)]
 pub enum CompileError {
-    #[error("cannot read {path}")]
-    Read {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("cannot write {path}")]
-    Write {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error("cannot read the component from standard input")]
+    Read(#[source] std::io::Error),
+    #[error("cannot write the artifact to standard output")]
+    Write(#[source] std::io::Error),
     #[error("{0}")]
     Rejected(String),
 }

@@ -187,8 +187,7 @@ impl Runtime {
 
 impl RuntimeConfig {
     /// A compiler that runs `program compile-component` with this configuration's engine
-    /// settings, working in the cache directory when there is one; `program` is the
-    /// `hotloop` binary.
+    /// settings; `program` is the `hotloop` binary.
     pub fn child_compiler(&self, program: PathBuf) -> Compiler {
         let engine_args = vec![
             "--max-concurrent-calls".to_owned(),
@@ -196,7 +195,7 @@ impl RuntimeConfig {
             "--max-memory-bytes".to_owned(),
             self.max_memory_bytes.to_string(),
         ];
-        Compiler::Child { program, engine_args, work_dir: self.cache_dir.clone() }
+        Compiler::Child { program, engine_args }
     }
 }
 

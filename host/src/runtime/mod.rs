@@ -20,7 +20,7 @@ mod limits;
 mod plugin;
 
 pub use cache::Origin;
-pub use compiler::{COMPILE_SUBCOMMAND, CompileError, Compiler, REJECTED_EXIT, compile_file};
+pub use compiler::{COMPILE_SUBCOMMAND, CompileError, Compiler, REJECTED_EXIT, compile_stream};
 pub use engine::{Runtime, RuntimeConfig, RuntimeError, compile_engine, digest_of};
 pub use error::{LoadError, SandboxFailure};
 pub use limits::Limits;
