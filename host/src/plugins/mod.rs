@@ -10,6 +10,7 @@
 
 pub mod file_changes;
 mod follow;
+mod install;
 pub mod limits;
 mod records;
 mod registry;

@@ -21,7 +21,7 @@ use tokio::sync::{Mutex, mpsc};
 use super::limits;
 use super::records::Records;
 use super::sources::{Candidate, Origin};
-use crate::controller::{ControllerHandle, Mode, Serving, Settings, StartError};
+use crate::controller::{ControllerHandle, Serving, Settings};
 use crate::observe::Metrics;
 use crate::runtime::{Limits, Runtime, digest_of};
 
@@ -106,14 +106,15 @@ pub(super) fn action(verb: &str, digest: &str) -> String {
     format!("{verb}:{}", hex.chars().take(12).collect::<String>())
 }
 
-/// Keeps one controller per plugin name.
+/// Keeps one controller per plugin name. How a loaded version takes its place is in
+/// [`super::install`]; how a removed one leaves, in [`super::removal`].
 pub struct Registry {
     pub(super) runtime: Runtime,
     pub(super) client: Client,
     pub(super) settings: Settings,
     pub(super) reporter: Reporter,
     recorder: Recorder,
-    kind_retry: Duration,
+    pub(super) kind_retry: Duration,
     pub(super) drain_poll: Duration,
     pub(super) controllers: Mutex<Controllers>,
     pub(super) metrics: Arc<Metrics>,
@@ -248,178 +249,6 @@ impl Registry {
         self.controllers.lock().await.rejected.remove(&origin);
         let serving = Serving::new(Arc::new(plugin));
         self.install(serving, origin, source, about).await;
-    }
-
-    async fn install(
-        self: &Arc<Self>,
-        serving: Serving,
-        origin: Origin,
-        source: Source,
-        about: Option<ObjectReference>,
-    ) {
-        let name = serving.manifest.name.clone();
-        let mut controllers = self.controllers.lock().await;
-        // A plugin that comes back while its controller drains takes that controller back.
-        if !controllers.active.contains_key(&name) {
-            let back = controllers.draining.iter().position(|e| {
-                let before = e.handle.serving();
-                before.manifest.name == name
-                    && before.manifest.reconciles == serving.manifest.reconciles
-            });
-            if let Some(index) = back {
-                let mut entry = controllers.draining.remove(index);
-                entry.handle.set_mode(Mode::Serving);
-                tracing::info!(plugin = %name, "plugin is back; its draining controller serves again");
-                self.forget_record(entry.record.take());
-                controllers.active.insert(name.clone(), entry);
-            }
-        }
-        // Another plugin that came from the same place is replaced: it drains.
-        let replaced: Vec<String> = controllers
-            .active
-            .iter()
-            .filter(|(other, e)| **other != name && e.origin == origin)
-            .map(|(other, _)| other.clone())
-            .collect();
-        for other in replaced {
-            if let Some(entry) = controllers.active.remove(&other) {
-                self.drain(&mut controllers, entry, Mode::Draining);
-            }
-        }
-        if let Some(entry) = controllers.active.get_mut(&name) {
-            let before = entry.handle.serving();
-            let same_kinds = before.manifest.reconciles == serving.manifest.reconciles
-                && before.manifest.owns == serving.manifest.owns
-                && before.manifest.reads == serving.manifest.reads;
-            if same_kinds {
-                let same_bytes = before.identity.digest == serving.identity.digest;
-                let same_limits = entry.source.limits == source.limits;
-                entry.origin = origin;
-                entry.source = source;
-                if same_bytes && same_limits {
-                    return;
-                }
-                let note = if same_bytes {
-                    format!(
-                        "plugin {name} {} ({}) runs under new limits: {}",
-                        serving.identity.version, serving.identity.digest, entry.source.limits
-                    )
-                } else {
-                    format!(
-                        "plugin {name} swapped from {} ({}) to {} ({})",
-                        before.identity.version,
-                        before.identity.digest,
-                        serving.identity.version,
-                        serving.identity.digest
-                    )
-                };
-                if same_bytes {
-                    tracing::info!(plugin = %name, digest = %serving.identity.digest, limits = %entry.source.limits, "plugin runs under new limits");
-                } else {
-                    tracing::info!(plugin = %name, from = %before.identity.digest, to = %serving.identity.digest, limits = %entry.source.limits, "plugin swapped");
-                }
-                let verb = if same_bytes { "Limits" } else { "Swap" };
-                let action = action(verb, &serving.identity.digest);
-                let swapped = RegistryEvent::Swapped {
-                    plugin: name.clone(),
-                    from: before.identity.digest.clone(),
-                    to: serving.identity.digest.clone(),
-                };
-                entry.handle.swap(serving);
-                self.metrics.plugin_swap(&name, "swapped");
-                drop(controllers);
-                self.event(about.as_ref(), EventType::Normal, "PluginSwapped", action, note).await;
-                self.tell(swapped);
-                return;
-            }
-            if let Some(old) = controllers.active.remove(&name) {
-                if old.handle.serving().manifest.reconciles == serving.manifest.reconciles {
-                    // Same kind, other owned or read kinds: the new controller takes over
-                    // the objects, finalizers included; the old one stops.
-                    drop(controllers);
-                    old.handle.stop(Duration::from_secs(30)).await;
-                } else {
-                    // Another kind: the old kind's objects still need their clean-up.
-                    tracing::info!(plugin = %name, from = %old.handle.serving().manifest.reconciles, to = %serving.manifest.reconciles, "plugin now reconciles another kind; the old kind's controller drains");
-                    self.drain(&mut controllers, old, Mode::Draining);
-                    drop(controllers);
-                }
-                self.metrics.plugin_swap(&name, "restarted");
-                return self.start(serving, origin, source, about).await;
-            }
-        }
-        drop(controllers);
-        self.start(serving, origin, source, about).await;
-    }
-
-    /// Starts a controller; boxed because a missing kind schedules this again.
-    fn start(
-        self: &Arc<Self>,
-        serving: Serving,
-        origin: Origin,
-        source: Source,
-        about: Option<ObjectReference>,
-    ) -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>> {
-        let registry = self.clone();
-        Box::pin(async move { registry.start_now(serving, origin, source, about).await })
-    }
-
-    async fn start_now(
-        self: &Arc<Self>,
-        serving: Serving,
-        origin: Origin,
-        source: Source,
-        about: Option<ObjectReference>,
-    ) {
-        let name = serving.manifest.name.clone();
-        let digest = serving.identity.digest.clone();
-        let started = ControllerHandle::start(
-            self.client.clone(),
-            serving.clone(),
-            self.settings.clone(),
-            self.reporter.clone(),
-            self.metrics.clone(),
-        )
-        .await;
-        match started {
-            Ok(handle) => {
-                let active = {
-                    let mut controllers = self.controllers.lock().await;
-                    let entry = controllers.entry(handle, origin, source);
-                    if let Some(earlier) = controllers.active.insert(name.clone(), entry) {
-                        // Two versions started at once; the later one serves.
-                        tokio::spawn(earlier.handle.stop(Duration::from_secs(30)));
-                    }
-                    controllers.active.len()
-                };
-                self.metrics.plugin_load(&name, "loaded");
-                self.metrics.plugins_active(i64::try_from(active).unwrap_or(i64::MAX));
-                let note = format!(
-                    "plugin {name} {} ({digest}) is reconciling {}",
-                    serving.identity.version, serving.manifest.reconciles
-                );
-                let action = action("Load", &digest);
-                self.event(about.as_ref(), EventType::Normal, "PluginLoaded", action, note).await;
-                self.tell(RegistryEvent::Started { plugin: name, digest });
-            }
-            Err(StartError::KindNotInstalled { kind, source: error }) => {
-                tracing::warn!(plugin = %name, %kind, %error, retry = ?self.kind_retry, "the plugin's kind is not installed; retrying");
-                let note = format!(
-                    "plugin {name}: kind {kind} is not installed; install its CustomResourceDefinition. Retrying every {:?}",
-                    self.kind_retry
-                );
-                self.metrics.plugin_load(&name, "kind_missing");
-                let action = action("WaitForKind", &serving.identity.digest);
-                self.event(about.as_ref(), EventType::Warning, "KindNotInstalled", action, note)
-                    .await;
-                self.tell(RegistryEvent::KindMissing { plugin: name, kind });
-                let registry = self.clone();
-                tokio::spawn(async move {
-                    tokio::time::sleep(registry.kind_retry).await;
-                    registry.start(serving, origin, source, about).await;
-                });
-            }
-        }
     }
 
     /// Names and digests of the plugins serving now.
