@@ -5,12 +5,14 @@
 //! change, although the kernel reports it too (inotify's open and close events): reading the
 //! plugins directory after a change would otherwise be the next change, for ever.
 
+use std::future::Future;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use notify_debouncer_full::notify::{EventKind, RecommendedWatcher, RecursiveMode};
 use notify_debouncer_full::{DebounceEventResult, Debouncer, RecommendedCache, new_debouncer};
 use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 
 /// Watches files until dropped.
 pub struct FileChanges {
@@ -60,6 +62,60 @@ pub fn watch(
         debouncer.watch(path, *mode).with_context(|| format!("cannot watch {}", path.display()))?;
     }
     Ok((FileChanges { _debouncer: debouncer }, changes))
+}
+
+/// A task that acts on file changes, with the watch that feeds it; both end when this is
+/// dropped.
+pub struct Following {
+    _watching: FileChanges,
+    task: JoinHandle<()>,
+}
+
+impl std::fmt::Debug for Following {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Following").finish_non_exhaustive()
+    }
+}
+
+impl Drop for Following {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// The changes a [`Following`] task acts on, a burst at a time.
+#[derive(Debug)]
+pub struct Bursts(mpsc::UnboundedReceiver<()>);
+
+impl Bursts {
+    /// Waits for the next change and takes with it those reported while the task was busy,
+    /// so that changes made during one action cause one more action, not one each. `false`
+    /// once the watch has ended.
+    pub async fn next(&mut self) -> bool {
+        if self.0.recv().await.is_none() {
+            return false;
+        }
+        while self.0.try_recv().is_ok() {}
+        true
+    }
+}
+
+/// Watches `paths` as [`watch`] does and runs the task `act` makes of the changes.
+///
+/// # Errors
+/// When a path cannot be watched; the error names it.
+pub fn follow<F, Fut>(
+    paths: &[(PathBuf, RecursiveMode)],
+    quiet: Duration,
+    act: F,
+) -> anyhow::Result<Following>
+where
+    F: FnOnce(Bursts) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let (watching, changes) = watch(paths, quiet)?;
+    let task = tokio::spawn(act(Bursts(changes)));
+    Ok(Following { _watching: watching, task })
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use kube::{Client, Resource};
 use notify_debouncer_full::notify::RecursiveMode;
 use tokio::task::JoinHandle;
 
-use super::file_changes::{self, FileChanges};
+use super::file_changes;
 use super::registry::Registry;
 use super::removal::OnRemoval;
 use super::sources::{ConfigMapChange, Origin, read_dir, watch_config_maps};
@@ -90,22 +90,7 @@ fn on_removal(annotations: &BTreeMap<String, String>, origin: &Origin) -> OnRemo
 }
 
 /// Follows a plugins directory; stops when dropped.
-pub struct DirFollower {
-    _watching: FileChanges,
-    task: JoinHandle<()>,
-}
-
-impl std::fmt::Debug for DirFollower {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DirFollower").finish_non_exhaustive()
-    }
-}
-
-impl Drop for DirFollower {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
+pub type DirFollower = file_changes::Following;
 
 /// Offers every plugin in `dir` now, then again whenever the directory changes, after
 /// `debounce` without further change; a plugin whose file is gone is removed.
@@ -126,24 +111,29 @@ pub async fn follow_dir(
 ) -> anyhow::Result<DirFollower> {
     use anyhow::Context as _;
     let paths = [(dir.to_path_buf(), RecursiveMode::NonRecursive)];
-    let (watching, mut changes) = file_changes::watch(&paths, debounce)?;
     let dir = dir.to_path_buf();
-    let mut known = offer_dir(&registry, &dir, &BTreeSet::new())
-        .await
-        .with_context(|| format!("cannot read plugins directory {}", dir.display()))?;
-    tracing::info!(dir = %dir.display(), plugins = known.len(), "following the plugins directory");
-    let task = tokio::spawn(async move {
-        while changes.recv().await.is_some() {
-            while changes.try_recv().is_ok() {}
-            match offer_dir(&registry, &dir, &known).await {
-                Ok(now) => known = now,
-                Err(error) => {
-                    tracing::warn!(dir = %dir.display(), %error, "cannot read the plugins directory; keeping what serves");
+    // Watching starts before the first reading, so that no change falls between the two.
+    let (start, started) = tokio::sync::oneshot::channel();
+    let following = file_changes::follow(&paths, debounce, {
+        let (registry, dir) = (registry.clone(), dir.clone());
+        move |mut changes| async move {
+            let Ok(mut known) = started.await else { return };
+            while changes.next().await {
+                match offer_dir(&registry, &dir, &known).await {
+                    Ok(now) => known = now,
+                    Err(error) => {
+                        tracing::warn!(dir = %dir.display(), %error, "cannot read the plugins directory; keeping what serves");
+                    }
                 }
             }
         }
-    });
-    Ok(DirFollower { _watching: watching, task })
+    })?;
+    let known = offer_dir(&registry, &dir, &BTreeSet::new())
+        .await
+        .with_context(|| format!("cannot read plugins directory {}", dir.display()))?;
+    tracing::info!(dir = %dir.display(), plugins = known.len(), "following the plugins directory");
+    let _task_gone = start.send(known);
+    Ok(following)
 }
 
 /// Offers what `dir` holds and removes what it held before but no longer does.

@@ -5,32 +5,16 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use notify_debouncer_full::notify::RecursiveMode;
-use tokio::task::JoinHandle;
 
 use super::plugins::{DevPlugin, build, install};
-use crate::plugins::file_changes::{self, FileChanges};
+use crate::plugins::file_changes;
 
 /// How long the sources must be quiet before a rebuild: an editor saving several files, or
 /// writing one in steps, causes one build.
 const QUIET: Duration = Duration::from_millis(300);
 
 /// Rebuilds one plugin on every change of its sources; stops when dropped.
-pub(super) struct Rebuilder {
-    _watching: FileChanges,
-    task: JoinHandle<()>,
-}
-
-impl std::fmt::Debug for Rebuilder {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Rebuilder").finish_non_exhaustive()
-    }
-}
-
-impl Drop for Rebuilder {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
+pub(super) type Rebuilder = file_changes::Following;
 
 /// Follows `src/` and `Cargo.toml` of `plugin`; each change rebuilds it and installs the
 /// component into `plugins_dir`. A failed build is printed and the running version keeps
@@ -43,10 +27,8 @@ pub(super) fn follow(plugin: DevPlugin, plugins_dir: PathBuf) -> anyhow::Result<
         (plugin.dir.join("src"), RecursiveMode::Recursive),
         (plugin.dir.join("Cargo.toml"), RecursiveMode::NonRecursive),
     ];
-    let (watching, mut changes) = file_changes::watch(&paths, QUIET)?;
-    let task = tokio::spawn(async move {
-        while changes.recv().await.is_some() {
-            while changes.try_recv().is_ok() {}
+    file_changes::follow(&paths, QUIET, move |mut changes| async move {
+        while changes.next().await {
             super::say(format_args!("source of {} changed; rebuilding", plugin.name));
             match build(&plugin).await {
                 Ok(built) => match install(&built, &plugin.name, &plugins_dir) {
@@ -73,6 +55,5 @@ pub(super) fn follow(plugin: DevPlugin, plugins_dir: PathBuf) -> anyhow::Result<
                 }
             }
         }
-    });
-    Ok(Rebuilder { _watching: watching, task })
+    })
 }
