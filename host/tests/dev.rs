@@ -1,6 +1,7 @@
 //! `hotloop dev` end to end: it builds a plugin crate, starts its own local control plane,
 //! runs the operator, applies the sample and shows it reach Ready; an edit of the plugin's
-//! source is rebuilt and swapped in while it runs; Ctrl-C leaves no process behind.
+//! source is rebuilt and swapped in while it runs, also once its standard output's reader has
+//! gone away; Ctrl-C leaves no process behind.
 //!
 //! The plugin is a crate of the test's own, in a temporary directory, so that editing it
 //! touches nothing in the repository.
@@ -8,6 +9,8 @@
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -87,6 +90,9 @@ struct Dev {
     child: Child,
     lines: mpsc::Receiver<String>,
     seen: Vec<String>,
+    /// Once set, the reader of standard output closes it after the next line, as `| head`
+    /// does.
+    stop_reading_stdout: Arc<AtomicBool>,
 }
 
 impl Drop for Dev {
@@ -106,9 +112,14 @@ impl Dev {
             .spawn()
             .expect("hotloop dev starts");
         let (send, lines) = mpsc::channel();
-        for output in [
-            Box::new(child.stdout.take().expect("stdout")) as Box<dyn std::io::Read + Send>,
-            Box::new(child.stderr.take().expect("stderr")),
+        let stop_reading_stdout = Arc::new(AtomicBool::new(false));
+        let stdout_stops = Some(stop_reading_stdout.clone());
+        for (output, stops) in [
+            (
+                Box::new(child.stdout.take().expect("stdout")) as Box<dyn std::io::Read + Send>,
+                stdout_stops,
+            ),
+            (Box::new(child.stderr.take().expect("stderr")), None),
         ] {
             let send = send.clone();
             std::thread::spawn(move || {
@@ -116,10 +127,13 @@ impl Dev {
                     if send.send(line).is_err() {
                         return;
                     }
+                    if stops.as_ref().is_some_and(|stop| stop.load(Ordering::SeqCst)) {
+                        return;
+                    }
                 }
             });
         }
-        Dev { child, lines, seen: Vec::new() }
+        Dev { child, lines, seen: Vec::new(), stop_reading_stdout }
     }
 
     /// Waits for a line that `matches`, and returns it.
@@ -193,6 +207,26 @@ fn dev_runs_a_plugin_to_ready_swaps_in_an_edit_and_leaves_nothing_behind_on_ctrl
     dev.line("that 1.1.0 keeps serving", |l| {
         l.contains("running version of dev-probe keeps serving")
     });
+
+    // Its standard output's reader goes away: it goes on, and its log file shows the next
+    // edit swapped in.
+    let log = dev.seen.iter().find_map(|l| l.rsplit_once("its log: ")).map(|(_, path)| path);
+    let log = PathBuf::from(log.expect("hotloop dev printed where its log is").trim());
+    let swaps =
+        || std::fs::read_to_string(&log).unwrap_or_default().matches("plugin swapped").count();
+    assert_eq!(swaps(), 1, "one swap so far, to 1.1.0");
+    dev.stop_reading_stdout.store(true, Ordering::SeqCst);
+    std::fs::write(&source, PLUGIN.replace("\"1.0.0\"", "\"1.2.0\"")).expect("mend the plugin");
+    let deadline = Instant::now() + STEP;
+    while swaps() < 2 {
+        assert!(dev.child.try_wait().expect("wait for hotloop dev").is_none(), "hotloop dev ended");
+        assert!(
+            Instant::now() < deadline,
+            "1.2.0 was never swapped in; log:\n{}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
 
     // Ctrl-C stops everything.
     let pid = dev.child.id().to_string();
