@@ -37,6 +37,8 @@ mod markdown;
 mod reference;
 #[path = "docs/session.rs"]
 mod session;
+#[path = "docs/wit_reference.rs"]
+mod wit_reference;
 
 use std::collections::BTreeMap;
 use std::io::Write as _;
@@ -446,7 +448,7 @@ fn a_value_the_tests_set_replaces_the_one_the_page_shows() {
 
 #[test]
 fn the_wit_reference_describes_every_item_of_the_wit_and_nothing_else() {
-    let problems = reference::wit_problems(
+    let problems = wit_reference::wit_problems(
         &read(Path::new("wit/plugin.wit")),
         &read(Path::new("docs/wit-reference.md")),
     );
@@ -463,10 +465,10 @@ fn the_wit_check_notices_an_item_the_reference_lacks_or_keeps() {
     let docs = read(Path::new("docs/wit-reference.md"));
     let gained = wit
         .replace("    record kind-ref {\n", "    record kind-ref {\n        shortname: string,\n");
-    let problems = reference::wit_problems(&gained, &docs);
+    let problems = wit_reference::wit_problems(&gained, &docs);
     assert!(problems.iter().any(|p| p.contains("shortname")), "{problems:?}");
     let lost = wit.replace("        budget-exhausted,\n", "");
-    let problems = reference::wit_problems(&lost, &docs);
+    let problems = wit_reference::wit_problems(&lost, &docs);
     assert!(problems.iter().any(|p| p.contains("budget-exhausted")), "{problems:?}");
 }
 
