@@ -16,13 +16,8 @@ use crate::controller::{ControllerHandle, Mode, Serving, StartError};
 impl Registry {
     /// Puts a loaded and validated version in its place, in the order the module's
     /// documentation gives.
-    pub(super) async fn install(
-        self: &Arc<Self>,
-        serving: Serving,
-        origin: Origin,
-        source: Source,
-        about: Option<ObjectReference>,
-    ) {
+    pub(super) async fn install(self: &Arc<Self>, arrival: Arrival) {
+        let Arrival { serving, origin, source, about } = arrival;
         let name = serving.manifest.name.clone();
         let mut controllers = self.controllers.lock().await;
         // A plugin that comes back while its controller drains takes that controller back.
@@ -80,11 +75,11 @@ impl Registry {
                     drop(controllers);
                 }
                 self.metrics.plugin_swap(&name, "restarted");
-                return self.start(serving, origin, source, about).await;
+                return self.start(Arrival { serving, origin, source, about }).await;
             }
         }
         drop(controllers);
-        self.start(serving, origin, source, about).await;
+        self.start(Arrival { serving, origin, source, about }).await;
     }
 
     /// Gives a running controller a new version, or the same version new limits; `None` when
@@ -134,22 +129,14 @@ impl Registry {
     /// Starts a controller; boxed because a missing kind schedules this again.
     fn start(
         self: &Arc<Self>,
-        serving: Serving,
-        origin: Origin,
-        source: Source,
-        about: Option<ObjectReference>,
+        arrival: Arrival,
     ) -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>> {
         let registry = self.clone();
-        Box::pin(async move { registry.start_now(serving, origin, source, about).await })
+        Box::pin(async move { registry.start_now(arrival).await })
     }
 
-    async fn start_now(
-        self: &Arc<Self>,
-        serving: Serving,
-        origin: Origin,
-        source: Source,
-        about: Option<ObjectReference>,
-    ) {
+    async fn start_now(self: &Arc<Self>, arrival: Arrival) {
+        let Arrival { serving, origin, source, about } = arrival;
         let name = serving.manifest.name.clone();
         let digest = serving.identity.digest.clone();
         let started = ControllerHandle::start(
@@ -195,11 +182,21 @@ impl Registry {
                 let registry = self.clone();
                 tokio::spawn(async move {
                     tokio::time::sleep(registry.kind_retry).await;
-                    registry.start(serving, origin, source, about).await;
+                    registry.start(Arrival { serving, origin, source, about }).await;
                 });
             }
         }
     }
+}
+
+/// A loaded and validated version on its way into the registry.
+pub(super) struct Arrival {
+    pub(super) serving: Serving,
+    pub(super) origin: Origin,
+    /// Its bytes, annotations and limits.
+    pub(super) source: Source,
+    /// The ConfigMap it came from, for Events.
+    pub(super) about: Option<ObjectReference>,
 }
 
 /// What a swap in place reports: the Event's note and action, and the registry event.

@@ -18,6 +18,7 @@ use kube::Client;
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use tokio::sync::{Mutex, mpsc};
 
+use super::install::Arrival;
 use super::limits;
 use super::records::Records;
 use super::sources::{Candidate, Origin};
@@ -248,7 +249,7 @@ impl Registry {
         };
         self.controllers.lock().await.rejected.remove(&origin);
         let serving = Serving::new(Arc::new(plugin));
-        self.install(serving, origin, source, about).await;
+        self.install(Arrival { serving, origin, source, about }).await;
     }
 
     /// Names and digests of the plugins serving now.
