@@ -20,15 +20,12 @@ pub fn anchor_of(heading: &str) -> String {
 
 fn anchors(markdown: &str) -> Vec<String> {
     let mut found = Vec::new();
-    let mut in_code = false;
-    for line in markdown.lines() {
-        if line.trim_start().starts_with("```") {
-            in_code = !in_code;
-        } else if !in_code && line.starts_with('#') {
+    for line in crate::markdown::lines_outside_code(markdown) {
+        if line.starts_with('#') {
             let anchor = anchor_of(line.trim_start_matches('#'));
             // Repeated headings get -1, -2, ... as GitHub numbers them.
             let repeats = found.iter().filter(|a: &&String| **a == anchor).count();
-            let numbered = found.iter().any(|a| *a == anchor);
+            let numbered = found.contains(&anchor);
             found.push(anchor.clone());
             if numbered {
                 found.push(format!("{anchor}-{repeats}"));
@@ -41,15 +38,7 @@ fn anchors(markdown: &str) -> Vec<String> {
 /// The targets of the Markdown links `[text](target)` of `markdown`, outside code.
 fn targets(markdown: &str) -> Vec<String> {
     let mut found = Vec::new();
-    let mut in_code = false;
-    for line in markdown.lines() {
-        if line.trim_start().starts_with("```") {
-            in_code = !in_code;
-            continue;
-        }
-        if in_code {
-            continue;
-        }
+    for line in crate::markdown::lines_outside_code(markdown) {
         // Inline code spans are not links.
         let prose: String = line.split('`').step_by(2).collect::<Vec<_>>().join(" ");
         let mut rest = prose.as_str();

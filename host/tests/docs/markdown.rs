@@ -194,6 +194,18 @@ fn command(
     Command { file: file.to_path_buf(), line, text, expected, disposition: disposition.clone() }
 }
 
+/// The lines of `markdown` outside its fenced code blocks (the fences themselves left out).
+pub fn lines_outside_code(markdown: &str) -> impl Iterator<Item = &str> {
+    let mut in_code = false;
+    markdown.lines().filter(move |line| {
+        if line.trim_start().starts_with("```") {
+            in_code = !in_code;
+            return false;
+        }
+        !in_code
+    })
+}
+
 /// Whether `output` is what `expected` shows: line by line, trailing blanks ignored, `…`
 /// matching any text within a line and a line of only `…` any number of lines.
 pub fn output_matches(expected: &[String], output: &str) -> bool {

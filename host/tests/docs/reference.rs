@@ -214,7 +214,7 @@ pub fn reason_problems(repo: &Path, guide: &str) -> Vec<String> {
 /// the host's code must each be named somewhere in the docs.
 pub fn annotation_problems(repo: &Path, docs: &str) -> Vec<String> {
     let mut names = BTreeSet::new();
-    for file in rust_dirs(repo, &repo.join("host/src")) {
+    for file in rust_files_under(&repo.join("host/src")) {
         for literal in production_code(&file).split('"').skip(1).step_by(2) {
             if let Some(rest) = literal.strip_prefix("hotloop.dev/") {
                 let plain =
@@ -232,12 +232,13 @@ pub fn annotation_problems(repo: &Path, docs: &str) -> Vec<String> {
         .collect()
 }
 
-fn rust_dirs(repo: &Path, dir: &Path) -> Vec<std::path::PathBuf> {
+/// Every `.rs` file under `dir`, in order.
+fn rust_files_under(dir: &Path) -> Vec<std::path::PathBuf> {
     let mut files = Vec::new();
     for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
         let path = entry.path();
         if path.is_dir() {
-            files.extend(rust_dirs(repo, &path));
+            files.extend(rust_files_under(&path));
         } else if path.extension().is_some_and(|ext| ext == "rs") {
             files.push(path);
         }

@@ -143,15 +143,7 @@ fn first_backticked(text: &str) -> Option<String> {
 fn sections(markdown: &str) -> Vec<Section> {
     let mut sections: Vec<Section> = Vec::new();
     let mut parent: Option<String> = None;
-    let mut in_code = false;
-    for line in markdown.lines() {
-        if line.trim_start().starts_with("```") {
-            in_code = !in_code;
-            continue;
-        }
-        if in_code {
-            continue;
-        }
+    for line in crate::markdown::lines_outside_code(markdown) {
         let level = line.chars().take_while(|c| *c == '#').count();
         if (2..=3).contains(&level) && line[level..].starts_with(' ') {
             let Some(name) = first_backticked(line) else {
@@ -173,10 +165,10 @@ fn sections(markdown: &str) -> Vec<Section> {
             sections.push(Section { level, name, rows: BTreeSet::new(), parent: of });
             continue;
         }
-        if let (Some(section), Some(row)) = (sections.last_mut(), line.strip_prefix("| `")) {
-            if let Some(end) = row.find('`') {
-                section.rows.insert(row[..end].to_owned());
-            }
+        if let (Some(section), Some(row)) = (sections.last_mut(), line.strip_prefix("| `"))
+            && let Some(end) = row.find('`')
+        {
+            section.rows.insert(row[..end].to_owned());
         }
     }
     sections
