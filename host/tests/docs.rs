@@ -6,7 +6,7 @@
 //! # How commands are found and run
 //! Fenced blocks tagged `sh` or `console` hold commands (see `docs/markdown.rs`). The commands
 //! of one page run in order in one bash session from the repository root (see
-//! `docs/session.rs`), with on `PATH`: the `hotloop` binary built with these tests, and for
+//! `docs/runner.rs` and `docs/session.rs`), with on `PATH`: the `hotloop` binary built with these tests, and for
 //! the operator guide kubectl (built by `scripts/build-control-plane` from the same
 //! Kubernetes release as the control plane) and helm (`scripts/build-helm`).
 //! `CARGO_TARGET_DIR` is this test binary's target directory, so `scripts/build-plugins`
@@ -29,27 +29,28 @@
 //! unrun.
 
 mod common;
+#[path = "docs/coverage.rs"]
+mod coverage;
 #[path = "docs/links.rs"]
 mod links;
 #[path = "docs/markdown.rs"]
 mod markdown;
 #[path = "docs/reference.rs"]
 mod reference;
+#[path = "docs/runner.rs"]
+mod runner;
 #[path = "docs/session.rs"]
 mod session;
 #[path = "docs/wit_reference.rs"]
 mod wit_reference;
 
-use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command as Process, Stdio};
-use std::sync::Mutex;
-use std::time::Duration;
+use std::process::Command as Process;
 
 use hotloop_testenv::{ClusterOptions, EXTERNAL_KUBECONFIG_VAR, SharedCluster};
 use markdown::{Command, Disposition};
-use session::{Session, shell_quote};
+use runner::{Setting, built_dir, run_page_or_panic};
 
 static CLUSTER: SharedCluster = SharedCluster::new(ClusterOptions::new);
 
@@ -82,237 +83,10 @@ fn commands_of(page: &Path) -> Vec<Command> {
     markdown::commands(page, &text).unwrap_or_else(|error| panic!("{}", error.0))
 }
 
-/// Collapses whitespace and line continuations, for comparing a command with a script.
-fn normalized(text: &str) -> String {
-    text.replace("\\\n", " ").split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
-/// Whether the script at `path` runs `command`: it holds the command on a line of its own
-/// (or as the last part of a line), or a script it `exec`s does.
-fn script_runs(path: &str, command: &str) -> Result<bool, String> {
-    let file = repo().join(path);
-    let text = std::fs::read_to_string(&file)
-        .map_err(|error| format!("{path} cannot be read: {error}"))?;
-    let wanted = normalized(command);
-    let holds = text.replace("\\\n", " ").lines().any(|line| {
-        let line = normalized(line);
-        !line.starts_with('#') && (line == wanted || line.ends_with(&format!(" {wanted}")))
-    });
-    if holds {
-        return Ok(true);
-    }
-    for line in text.lines() {
-        if let Some(target) = line.trim().strip_prefix("exec ") {
-            let target = target.split_whitespace().next().unwrap_or_default();
-            if repo().join(target).is_file() && target != path && script_runs(target, command)? {
-                return Ok(true);
-            }
-        }
-    }
-    Ok(false)
-}
-
-/// Checks every marker of every page; returns the problems found, and prints the commands
-/// that are not run with their reasons.
-fn coverage_problems() -> Vec<String> {
-    let mut problems = Vec::new();
-    let mut not_run = Vec::new();
-    for page in pages() {
-        let commands = commands_of(&page);
-        for command in &commands {
-            match &command.disposition {
-                Disposition::Run | Disposition::SetByTests(_) => {}
-                Disposition::RunBy(path) => match script_runs(path, &command.text) {
-                    Ok(true) => {}
-                    Ok(false) => problems.push(format!(
-                        "{}: marked as run by {path}, which does not run `{}`",
-                        command.place(),
-                        command.text
-                    )),
-                    Err(error) => problems.push(format!("{}: {error}", command.place())),
-                },
-                Disposition::NotRun(reason) => {
-                    if reason.is_empty() {
-                        problems
-                            .push(format!("{}: a command not run needs a reason", command.place()));
-                    }
-                    not_run.push(format!("  {}: `{}` ({reason})", command.place(), command.text));
-                }
-            }
-        }
-    }
-    let mut report = format!("docs: {} commands are not run by the tests:\n", not_run.len());
-    for line in &not_run {
-        report.push_str(line);
-        report.push('\n');
-    }
-    // Straight to the file descriptor, past the test harness's capture: the list belongs in
-    // every test log.
-    let _ = std::io::stderr().write_all(report.as_bytes());
-    problems
-}
-
 #[test]
 fn every_command_in_the_docs_is_run_here_or_marked_with_who_runs_it() {
-    let problems = coverage_problems();
+    let problems = coverage::coverage_problems();
     assert!(problems.is_empty(), "commands with a false marker:\n{}", problems.join("\n"));
-}
-
-#[test]
-fn a_script_runs_a_command_it_holds_or_execs() {
-    assert_eq!(script_runs(".ci/run", "scripts/test"), Ok(true));
-    assert_eq!(
-        script_runs(".ci/run", "cargo fmt --all -- --check"),
-        Ok(true),
-        "found through `exec scripts/test`"
-    );
-    assert_eq!(script_runs("scripts/test", "cargo build --release"), Ok(false));
-    assert!(script_runs("scripts/no-such-script", "true").is_err());
-}
-
-// ---------------------------------------------------------------------------------------
-// Running the pages.
-
-/// What a page's run needs from outside: extra `PATH` entries and the values of the
-/// variables the docs mark `# [set by the tests: ...]`.
-#[derive(Default)]
-struct Setting {
-    path: Vec<PathBuf>,
-    values: BTreeMap<String, String>,
-}
-
-/// The directory a build script prints as its last line.
-fn built_dir(script: &str) -> PathBuf {
-    let output = Process::new(repo().join(script))
-        .stderr(Stdio::inherit())
-        .output()
-        .unwrap_or_else(|error| panic!("{script} runs: {error}"));
-    assert!(output.status.success(), "{script} failed");
-    let stdout = String::from_utf8(output.stdout).expect("a directory name");
-    PathBuf::from(stdout.lines().last().expect("the script prints its directory last").trim())
-}
-
-/// The cargo target directory this test binary was built in.
-fn target_dir() -> PathBuf {
-    let exe = std::env::current_exe().expect("test binary path");
-    exe.ancestors().nth(3).expect("test binary inside a cargo target directory").to_path_buf()
-}
-
-/// The environment of a page's session: this process's, less the variables that would change
-/// what the documented commands do, with `PATH` and `CARGO_TARGET_DIR` set.
-fn environment(setting: &Setting) -> BTreeMap<String, String> {
-    let mut env: BTreeMap<String, String> = std::env::vars().collect();
-    for variable in [
-        "KUBECONFIG",
-        EXTERNAL_KUBECONFIG_VAR,
-        "HOTLOOP_NAMESPACE",
-        "HOTLOOP_PLUGIN_SELECTOR",
-        "POD_NAME",
-        "RUST_LOG",
-    ] {
-        env.remove(variable);
-    }
-    // Nothing on an offline page may reach a cluster.
-    env.insert("KUBECONFIG".into(), "/nonexistent/kubeconfig".into());
-    let hotloop = Path::new(env!("CARGO_BIN_EXE_hotloop")).parent().expect("a bin directory");
-    let mut path: Vec<String> = std::iter::once(hotloop.to_path_buf())
-        .chain(setting.path.iter().cloned())
-        .map(|p| p.display().to_string())
-        .collect();
-    path.push(env.get("PATH").cloned().unwrap_or_default());
-    env.insert("PATH".into(), path.join(":"));
-    env.insert("CARGO_TARGET_DIR".into(), target_dir().display().to_string());
-    env
-}
-
-/// How long one command may take: builds may compile for minutes on a cold machine.
-fn timeout_for(command: &str) -> Duration {
-    if command.contains("cargo ") || command.contains("scripts/build") {
-        Duration::from_secs(900)
-    } else {
-        Duration::from_secs(180)
-    }
-}
-
-/// The assignment a `# [set by the tests]` command makes, with the test's value.
-fn supplied(command: &Command, values: &BTreeMap<String, String>) -> Result<String, String> {
-    let text = command.text.trim();
-    let (export, rest) = match text.strip_prefix("export ") {
-        Some(rest) => ("export ", rest),
-        None => ("", text),
-    };
-    let name = rest.split('=').next().unwrap_or_default();
-    if name.is_empty()
-        || !rest.contains('=')
-        || !name.chars().all(|c| c.is_alphanumeric() || c == '_')
-    {
-        return Err(format!("{}: `{text}` is not an assignment", command.place()));
-    }
-    let value = values
-        .get(name)
-        .ok_or_else(|| format!("{}: the tests supply no value for {name}", command.place()))?;
-    Ok(format!("{export}{name}={}", shell_quote(value)))
-}
-
-/// Runs the commands of `page` in one session; returns what went wrong, if anything.
-fn run_page(page: &Path, commands: &[Command], setting: &Setting) -> Result<(), String> {
-    let mut session = Session::start(repo(), &environment(setting));
-    let mut log = format!("docs: running {}\n", page.display());
-    for command in commands {
-        let text = match &command.disposition {
-            Disposition::Run => command.text.clone(),
-            Disposition::SetByTests(_) => supplied(command, &setting.values)?,
-            Disposition::RunBy(_) | Disposition::NotRun(_) => continue,
-        };
-        let ran = session
-            .run(&text, timeout_for(&text))
-            .map_err(|error| format!("{}: `{}` {error}", command.place(), command.text))?;
-        log.push_str(&format!("  {} ({:.1?}): {}\n", command.place(), ran.took, command.text));
-        if ran.status != 0 {
-            return Err(format!(
-                "{log}{}: `{}` exited with {}; it wrote:\n{}{}",
-                command.place(),
-                command.text,
-                ran.status,
-                ran.output,
-                session.shell_errors()
-            ));
-        }
-        if let Some(expected) = &command.expected
-            && !markdown::output_matches(expected, &ran.output)
-        {
-            return Err(format!(
-                "{log}{}: `{}` wrote other output than the page shows.\nshown:\n{}\nwritten:\n{}",
-                command.place(),
-                command.text,
-                expected.join("\n"),
-                ran.output
-            ));
-        }
-    }
-    let _ = std::io::stderr().write_all(log.as_bytes());
-    Ok(())
-}
-
-/// Pages run one at a time: two cargo builds or two operators at once on a small machine
-/// only make each slower and their waits flakier.
-fn one_page_at_a_time() -> std::sync::MutexGuard<'static, ()> {
-    static PAGES: Mutex<()> = Mutex::new(());
-    PAGES.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-fn run_page_or_panic(page: &str, setting: &Setting) {
-    let _turn = one_page_at_a_time();
-    let page = Path::new(page);
-    let commands = commands_of(page);
-    assert!(
-        commands.iter().any(|c| c.disposition == Disposition::Run),
-        "{} has no command to run",
-        page.display()
-    );
-    if let Err(problem) = run_page(page, &commands, setting) {
-        panic!("{problem}");
-    }
 }
 
 #[test]
@@ -390,57 +164,6 @@ fn the_pages_without_commands_to_run_have_none() {
         let run: Vec<_> = commands.iter().filter(|c| c.disposition == Disposition::Run).collect();
         assert!(run.is_empty(), "{page} gained commands; give it a test that runs them: {run:?}");
     }
-}
-
-// ---------------------------------------------------------------------------------------
-// The runner itself must fail on a broken command.
-
-fn page_with(text: &str) -> Vec<Command> {
-    markdown::commands(Path::new("broken.md"), text).expect("the page parses")
-}
-
-#[test]
-fn a_command_that_fails_fails_its_page() {
-    let commands = page_with("```sh\ntrue\nfalse\necho never\n```\n");
-    let error = run_page(Path::new("broken.md"), &commands, &Setting::default()).unwrap_err();
-    assert!(error.contains("broken.md:3: `false` exited with 1"), "{error}");
-}
-
-#[test]
-fn a_pipe_whose_first_part_fails_fails_its_page() {
-    let commands = page_with("```sh\nhotloop inspect /nonexistent.wasm | cat\n```\n");
-    let error = run_page(Path::new("broken.md"), &commands, &Setting::default()).unwrap_err();
-    assert!(error.contains("cannot read plugin /nonexistent.wasm"), "{error}");
-}
-
-#[test]
-fn output_other_than_shown_fails_its_page() {
-    let commands = page_with("```console\n$ echo hello\nhallo\n```\n");
-    let error = run_page(Path::new("broken.md"), &commands, &Setting::default()).unwrap_err();
-    assert!(error.contains("other output than the page shows"), "{error}");
-}
-
-#[test]
-fn variables_the_working_directory_and_jobs_carry_over_between_commands() {
-    let commands = page_with(
-        "```sh\nname=docs\ncd host\nsleep 30 &\n```\n```console\n$ echo \"$name $(basename \"$PWD\")\"\ndocs host\n$ kill %1 && wait %1 || echo \"stopped: $?\"\nstopped: 143\n```\n",
-    );
-    run_page(Path::new("carry.md"), &commands, &Setting::default()).expect("the page runs");
-}
-
-#[test]
-fn a_value_the_tests_set_replaces_the_one_the_page_shows() {
-    let commands = page_with(
-        "```sh\n# [set by the tests: a value of their own]\nexport KUBECONFIG=$HOME/.kube/config\n```\n```console\n$ echo \"$KUBECONFIG\"\n/from/the/test\n```\n",
-    );
-    let setting = Setting {
-        path: vec![],
-        values: [("KUBECONFIG".to_owned(), "/from/the/test".to_owned())].into(),
-    };
-    run_page(Path::new("set.md"), &commands, &setting).expect("the page runs");
-    let unknown = page_with("```sh\n# [set by the tests: none]\nother=1\n```\n");
-    let error = run_page(Path::new("set.md"), &unknown, &setting).unwrap_err();
-    assert!(error.contains("supply no value for other"), "{error}");
 }
 
 // ---------------------------------------------------------------------------------------
