@@ -6,9 +6,9 @@
 //! # How commands are found and run
 //! Fenced blocks tagged `sh` or `console` hold commands (see `docs/markdown.rs`). The commands
 //! of one page run in order in one bash session from the repository root (see
-//! `docs/runner.rs` and `docs/session.rs`), with on `PATH`: the `hotloop` binary built with these tests, and for
-//! the operator guide kubectl (built by `scripts/build-control-plane` from the same
-//! Kubernetes release as the control plane) and helm (`scripts/build-helm`).
+//! `docs/runner.rs` and `docs/session.rs`), with on `PATH`: the `hotloop` binary built with
+//! these tests, and for the operator guide kubectl (built by `scripts/build-control-plane`
+//! from the same Kubernetes release as the control plane) and helm (`scripts/build-helm`).
 //! `CARGO_TARGET_DIR` is this test binary's target directory, so `scripts/build-plugins`
 //! builds what the tests use. Each command must exit 0; a `console` block's output must match.
 //!
