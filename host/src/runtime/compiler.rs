@@ -99,22 +99,11 @@ fn compile_in_child(
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|error| ChildError::Unusable(format!("cannot start it: {error}")))?;
-    let pipes = match Pipes::open(&mut child, bytes) {
-        Ok(pipes) => pipes,
-        Err(error) => {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err(ChildError::Unusable(format!("cannot talk to it: {error}")));
-        }
-    };
-    let status = match wait_until_deadline(&mut child) {
-        Ok(status) => status,
-        Err(error) => {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err(error);
-        }
-    };
+    let pipes = Pipes::open(&mut child, bytes).map_err(|error| {
+        abandon(&mut child);
+        ChildError::Unusable(format!("cannot talk to it: {error}"))
+    })?;
+    let status = wait_until_deadline(&mut child).inspect_err(|_| abandon(&mut child))?;
     let (artifact, message) = pipes.collect();
     let message = message.trim().trim_start_matches("error: ").to_owned();
     match status.code() {
@@ -130,6 +119,12 @@ fn compile_in_child(
     #[allow(unsafe_code)] // loading precompiled code is unsafe by nature; see above
     let loaded = unsafe { Component::deserialize(engine, &artifact) };
     loaded.map_err(|error| ChildError::Unusable(format!("its artifact does not load: {error:#}")))
+}
+
+/// Ends a child this process gave up on, and reaps it.
+fn abandon(child: &mut Child) {
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 fn wait_until_deadline(child: &mut Child) -> Result<std::process::ExitStatus, ChildError> {
