@@ -12,7 +12,9 @@ use std::sync::Arc;
 
 use hotloop::contract::{Context, Outcome};
 use hotloop::host_api::{Fixtures, Parent};
-use hotloop::runtime::{Limits, LoadError, Origin, Runtime, RuntimeConfig};
+use hotloop::runtime::{
+    COMPILE_SUBCOMMAND, Compiler, Limits, LoadError, Origin, Runtime, RuntimeConfig,
+};
 use serde_json::json;
 
 fn runtime_compiling_with(program: PathBuf, cache_dir: Option<PathBuf>) -> Runtime {
@@ -62,9 +64,14 @@ fn the_compiler_process_needs_no_directory_it_can_write_to() {
     // As in the chart's container with the plugin cache turned off: a read-only root and no
     // temporary directory. The component comes in on standard input, the artifact goes out
     // on standard output.
-    let mut child = Command::new(hotloop())
-        .args(["compile-component", "--max-concurrent-calls", "64", "--max-memory-bytes"])
-        .arg((256_usize << 20).to_string())
+    let Compiler::Child { program, engine_args } =
+        RuntimeConfig::default().child_compiler(hotloop())
+    else {
+        unreachable!("a child compiler")
+    };
+    let mut child = Command::new(program)
+        .arg(COMPILE_SUBCOMMAND)
+        .args(&engine_args)
         .env("TMPDIR", "/nonexistent")
         .current_dir("/")
         .stdin(Stdio::piped())
